@@ -1,0 +1,76 @@
+/**
+ * Loads libc once and turns failed calls into `Deno.errors`-style errors with errno.
+ *
+ * @module
+ */
+
+import { LIBC_SYMBOLS } from "./symbols.ts";
+
+/** Path of libc; `REALIZE_LIBC_PATH` overrides it. */
+const LIBC_PATH = Deno.env.get("REALIZE_LIBC_PATH") ?? "libc.so.6";
+
+let library: Deno.DynamicLibrary<typeof LIBC_SYMBOLS> | null = null;
+
+/**
+ * The loaded libc symbols.
+ *
+ * @returns the symbol table
+ * @throws {Error} when libc cannot be loaded (with the cause)
+ */
+export function libc(): Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"] {
+  if (library === null) {
+    try {
+      library = Deno.dlopen(LIBC_PATH, LIBC_SYMBOLS);
+    } catch (cause) {
+      throw new Error(`Cannot load libc from "${LIBC_PATH}"`, { cause });
+    }
+  }
+  return library.symbols;
+}
+
+/** A failed libc call, with its errno. */
+export class ErrnoError extends Error {
+  override name = "ErrnoError";
+  /**
+   * @param call what was called, e.g. `flock("/x/arena.lock")`
+   * @param errno the C errno
+   */
+  constructor(readonly call: string, readonly errno: number) {
+    super(`${call}: ${strerror(errno)} (errno ${errno})`);
+  }
+}
+
+/**
+ * The errno of the last failed synchronous call on this thread. Read it right after
+ * the call: any other FFI call may overwrite it.
+ *
+ * @returns errno
+ */
+export function lastErrno(): number {
+  const p = libc().__errno_location();
+  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32(0);
+}
+
+/**
+ * The C library's message for an errno.
+ *
+ * @param errno an errno value
+ * @returns e.g. `"Resource temporarily unavailable"`
+ */
+export function strerror(errno: number): string {
+  const p = libc().strerror(errno);
+  return p === null ? `errno ${errno}` : Deno.UnsafePointerView.getCString(p);
+}
+
+/**
+ * A NUL-terminated copy of a string, for `const char *` parameters.
+ *
+ * @param text the string
+ * @returns its UTF-8 bytes followed by NUL
+ */
+export function cString(text: string): Uint8Array<ArrayBuffer> {
+  const bytes = new TextEncoder().encode(text);
+  const out = new Uint8Array(bytes.length + 1);
+  out.set(bytes);
+  return out;
+}

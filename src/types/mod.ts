@@ -1,0 +1,10 @@
+/**
+ * Core value types shared by every subsystem.
+ *
+ * @module
+ */
+
+export * as paths from "./path.ts";
+export { type Path, PathError, ROOT } from "./path.ts";
+export * from "./names.ts";
+export * from "./mark.ts";
