@@ -22,7 +22,8 @@ export class PathError extends Error {
 /** The arena root. */
 export const ROOT = "" as Path;
 
-const decoder = new TextDecoder("utf-8", { fatal: true });
+// `ignoreBOM` keeps a leading U+FEFF: it is part of the name, not a byte order mark.
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
  * Why `text` is not a valid path, or `null` when it is.
@@ -142,7 +143,8 @@ export function join(p: Path, rest: string): Path {
 }
 
 /**
- * Component-wise prefix test: `a/b` starts with `a` but not with `a/` nor `a/bc`'s `a/b`.
+ * Component-wise prefix test: `a/b/c` starts with `a` and `a/b`, but `a/bc` does not start
+ * with `a/b`.
  *
  * @param p the path
  * @param prefix the candidate ancestor (or `p` itself)

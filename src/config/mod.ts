@@ -1,0 +1,41 @@
+/**
+ * The configuration file (TOML): loading, validation and the resolved
+ * {@linkcode Config}. The format is described in `docs/config.md`.
+ *
+ * ```ts ignore
+ * const config = await loadConfig("/etc/realize/config.toml");
+ * const workdirs = config.arenas.map((arena) => arena.workdir);
+ * ```
+ *
+ * @module
+ */
+
+export type {
+  ArenaConfig,
+  CacheConfig,
+  Config,
+  ConfigSource,
+  ControlConfig,
+  DiskUsage,
+  NetworkConfig,
+  PeerConfig,
+} from "./types.ts";
+export { ConfigError, type ConfigErrorLocation } from "./error.ts";
+export { loadConfig } from "./load.ts";
+export {
+  DEBOUNCE_MS_DEFAULT,
+  DEBOUNCE_MS_MAX,
+  MAX_PARALLEL_HASHERS_DEFAULT,
+  MAX_PARALLEL_HASHERS_MAX,
+  parseConfig,
+  type ParseConfigOptions,
+} from "./parse.ts";
+export { checkConfigDirs, checkPeerKeys } from "./check.ts";
+export {
+  type ControlSocketEnv,
+  currentControlSocketEnv,
+  defaultControlSocket,
+} from "./control_socket.ts";
+export { formatHostPort, type HostPort, parseHostPort } from "./address.ts";
+export type { PublicKeyBytes } from "./pubkey.ts";
+export { type BytesOrPercent, parseBytes, parseBytesOrPercent, parseDurationMs } from "./units.ts";
