@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { ConfigError } from "./error.ts";
-import { formatPublicKeyPem } from "./pubkey.ts";
+import { encodePublicKeyPem } from "../keys/mod.ts";
 
 /** Environment for the default control socket, fixed so that tests do not depend on it. */
 export const TEST_ENV = { XDG_RUNTIME_DIR: "/run/user/1000", uid: 1000 } as const;
@@ -23,7 +23,7 @@ export async function newPublicKeyPem(): Promise<{ pem: string; raw: Uint8Array 
   ]) as CryptoKeyPair;
   const spki = new Uint8Array(await crypto.subtle.exportKey("spki", pair.publicKey));
   const raw = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
-  return { pem: formatPublicKeyPem(spki), raw };
+  return { pem: encodePublicKeyPem(spki), raw };
 }
 
 /**

@@ -8,7 +8,7 @@ import { basename, dirname, join } from "node:path";
 import { lineOf, Reader } from "./_reader.ts";
 import { ConfigError } from "./error.ts";
 import { formatKeyPath } from "./toml_positions.ts";
-import { importPublicKey } from "./pubkey.ts";
+
 import type { ArenaConfig, Config } from "./types.ts";
 
 /**
@@ -43,7 +43,7 @@ export async function checkPeerKeys(config: Config): Promise<void> {
   for (const [i, peer] of config.peers.entries()) {
     r.label(["peer", i], `peer ${JSON.stringify(peer.name)}`);
     try {
-      await importPublicKey(peer.pubkey);
+      await crypto.subtle.importKey("spki", peer.pubkey.spki, "Ed25519", true, ["verify"]);
     } catch (e) {
       throw r.error(["peer", i, "pubkey"], "not an ED25519 public key (PEM SPKI)", { cause: e });
     }

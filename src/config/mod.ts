@@ -37,5 +37,5 @@ export {
   defaultControlSocket,
 } from "./control_socket.ts";
 export { formatHostPort, type HostPort, parseHostPort } from "./address.ts";
-export type { PublicKeyBytes } from "./pubkey.ts";
+export type { PublicKeyBytes } from "../keys/mod.ts";
 export { type BytesOrPercent, parseBytes, parseBytesOrPercent, parseDurationMs } from "./units.ts";

@@ -24,7 +24,7 @@ import {
   defaultControlSocket,
 } from "./control_socket.ts";
 import { ConfigError } from "./error.ts";
-import { parsePublicKeyPem } from "./pubkey.ts";
+import { decodePublicKeyPem } from "../keys/mod.ts";
 import { scanKeyLines } from "./toml_positions.ts";
 import type {
   ArenaConfig,
@@ -289,7 +289,7 @@ function parsePeer(r: Reader, t: Table, at: KeyPath): PeerConfig {
   const pem = r.string(t, at, "pubkey", true);
   let pubkey;
   try {
-    pubkey = parsePublicKeyPem(pem);
+    pubkey = decodePublicKeyPem(pem);
   } catch (e) {
     r.fail([...at, "pubkey"], "not an ED25519 public key (PEM SPKI)", { cause: e });
   }

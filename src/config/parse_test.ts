@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { assertConfigError, newPublicKeyPem, TEST_ENV } from "./_testing.ts";
+import { KeyError } from "../keys/mod.ts";
 import { parseConfig } from "./parse.ts";
 import type { Config } from "./types.ts";
 
@@ -495,7 +496,7 @@ Deno.test("parseConfig() rejects a pubkey that is not an ED25519 PEM SPKI", asyn
       'config.toml:4: peer "laptop": pubkey: not an ED25519 public key (PEM SPKI)',
       "peer[0].pubkey",
     );
-    assert.ok(error.cause instanceof RangeError, pem);
+    assert.ok(error.cause instanceof KeyError, pem);
   }
 });
 

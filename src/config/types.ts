@@ -7,7 +7,7 @@
 
 import type { ArenaName, Mark, PeerName } from "../types/mod.ts";
 import type { HostPort } from "./address.ts";
-import type { PublicKeyBytes } from "./pubkey.ts";
+import type { PublicKeyBytes } from "../keys/mod.ts";
 import type { BytesOrPercent } from "./units.ts";
 
 /** `[network]`: how peers reach this one. */

@@ -6,6 +6,7 @@
  */
 
 import { KeyError, pemDecode, pemEncode } from "./pem.ts";
+import { decodePublicKeyPem } from "./public_key.ts";
 
 /** A peer's public key. */
 export interface PublicKey {
@@ -58,10 +59,10 @@ export async function generateKeyPair(): Promise<KeyPair> {
  * @throws {KeyError} when the text is not an ED25519 SPKI PEM
  */
 export async function parsePublicKey(pem: string): Promise<PublicKey> {
-  const der = pemDecode(pem, "PUBLIC KEY");
+  const { spki } = decodePublicKeyPem(pem);
   let key: CryptoKey;
   try {
-    key = await crypto.subtle.importKey("spki", der, ED25519, true, ["verify"]);
+    key = await crypto.subtle.importKey("spki", spki, ED25519, true, ["verify"]);
   } catch (cause) {
     throw new KeyError("not an ED25519 public key (PEM SPKI)", { cause });
   }

@@ -6,3 +6,4 @@
 
 export * from "./keys.ts";
 export { KeyError, pemDecode, pemEncode } from "./pem.ts";
+export * from "./public_key.ts";

@@ -53,7 +53,37 @@ export function openArenaDatabase(
       lock.close();
     }
   };
-  return Database.open(join(workdir, ARENA_DB_FILE), { ...options, onClose: release });
+  const schemas = [IDENTITY_SCHEMA, ...options.schemas];
+  const db = Database.open(join(workdir, ARENA_DB_FILE), { ...options, schemas, onClose: release });
+  try {
+    claimIdentity(db, workdir, arena);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return db;
+}
+
+/** Records which arena a database belongs to, so two arenas never share one by mistake. */
+const IDENTITY_SCHEMA: Schema = {
+  name: "arena",
+  migrations: [
+    "CREATE TABLE arena_identity (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL)",
+  ],
+};
+
+function claimIdentity(db: Database, workdir: string, arena: ArenaName): void {
+  const owner = db.write((tx) => {
+    const row = tx.get<{ name: string }>("SELECT name FROM arena_identity WHERE id = 1");
+    if (row === undefined) tx.run("INSERT INTO arena_identity (id, name) VALUES (1, ?)", arena);
+    return row?.name ?? arena;
+  });
+  if (owner !== arena) {
+    throw new StorageError(
+      `Cannot open arena "${arena}": workdir ${workdir} belongs to arena "${owner}"` +
+        ` (give each arena its own workdir)`,
+    );
+  }
 }
 
 /**

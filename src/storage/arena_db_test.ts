@@ -112,3 +112,16 @@ Deno.test("openGlobalDatabase() creates its directory and can be opened twice", 
   first.write((tx) => tx.run("INSERT INTO holder_row VALUES (1, 'one')"));
   assert.equal(second.read((tx) => tx.all("SELECT * FROM holder_row")).length, 1);
 });
+
+Deno.test("openArenaDatabase() refuses a workdir that belongs to another arena", () => {
+  using f = Fixture.setup();
+  f.open().close();
+  assert.throws(
+    () => f.open(parseArenaName("photos")),
+    (e) =>
+      e instanceof StorageError &&
+      e.message === `Cannot open arena "photos": workdir ${f.workdir} belongs to arena "docs"` +
+          " (give each arena its own workdir)",
+  );
+  f.open().close(); // the refusal released the lock and changed nothing
+});
