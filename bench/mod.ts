@@ -1,0 +1,23 @@
+/**
+ * `deno task bench`: runs every benchmark and prints ratios against references measured
+ * in the same run (see docs/benchmarks.md).
+ *
+ * @module
+ */
+
+import { type Result, table } from "./_report.ts";
+import * as storage from "./storage_bench.ts";
+
+const SUITES: Record<string, () => Result[] | Promise<Result[]>> = {
+  storage: storage.run,
+};
+
+if (import.meta.main) {
+  const only = Deno.args;
+  for (const [name, run] of Object.entries(SUITES)) {
+    if (only.length > 0 && !only.includes(name)) continue;
+    const results = await run();
+    const out = `\n## ${name}\n\n${table(results)}\n`;
+    Deno.stdout.writeSync(new TextEncoder().encode(out));
+  }
+}
