@@ -6,10 +6,12 @@
  */
 
 import { type Result, table } from "./_report.ts";
+import * as hash from "./hash_bench.ts";
 import * as storage from "./storage_bench.ts";
 
 const SUITES: Record<string, () => Result[] | Promise<Result[]>> = {
   storage: storage.run,
+  hash: hash.run,
 };
 
 if (import.meta.main) {

@@ -62,15 +62,21 @@ export function strerror(errno: number): string {
   return p === null ? `errno ${errno}` : Deno.UnsafePointerView.getCString(p);
 }
 
+const ENCODER = new TextEncoder();
+
 /**
- * A NUL-terminated copy of a string, for `const char *` parameters.
+ * A NUL-terminated UTF-8 copy of a string, for `const char *` parameters.
  *
  * @param text the string
  * @returns its UTF-8 bytes followed by NUL
+ * @throws {TypeError} when `text` contains NUL, which C would read as its end
  */
 export function cString(text: string): Uint8Array<ArrayBuffer> {
-  const bytes = new TextEncoder().encode(text);
-  const out = new Uint8Array(bytes.length + 1);
-  out.set(bytes);
-  return out;
+  if (text.includes("\0")) {
+    throw new TypeError(`Cannot pass "${text.replaceAll("\0", "\\0")}" to C: it contains NUL`);
+  }
+  // One UTF-16 code unit never takes more than 3 UTF-8 bytes; the tail stays zero.
+  const out = new Uint8Array(text.length * 3 + 1);
+  const { written } = ENCODER.encodeInto(text, out);
+  return out.subarray(0, written + 1);
 }

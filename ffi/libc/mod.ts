@@ -7,3 +7,6 @@
 
 export { ErrnoError, strerror } from "./library.ts";
 export { type FileLock, tryLockExclusive } from "./flock.ts";
+export { type FileKind, type FileStat, lstat } from "./stat.ts";
+export { getXattr, listXattr, removeXattr, setXattr, type XattrFlag } from "./xattr.ts";
+export { IN, Inotify, type InotifyEvent, WatchLimitReached } from "./inotify.ts";

@@ -16,6 +16,32 @@ export const LIBC_SYMBOLS = {
   pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
   // int ftruncate(int fd, off_t length);
   ftruncate: { parameters: ["i32", "i64"], result: "i32" },
+  // int statx(int dirfd, const char *restrict pathname, int flags, unsigned int mask,
+  //           struct statx *restrict statxbuf);   (glibc >= 2.28)
+  statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
+  // ssize_t lgetxattr(const char *path, const char *name, void *value, size_t size);
+  lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
+  // int lsetxattr(const char *path, const char *name, const void *value, size_t size,
+  //               int flags);
+  lsetxattr: { parameters: ["buffer", "buffer", "buffer", "usize", "i32"], result: "i32" },
+  // int lremovexattr(const char *path, const char *name);
+  lremovexattr: { parameters: ["buffer", "buffer"], result: "i32" },
+  // ssize_t llistxattr(const char *path, char *list, size_t size);
+  llistxattr: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
+  // int inotify_init1(int flags);
+  inotify_init1: { parameters: ["i32"], result: "i32" },
+  // int inotify_add_watch(int fd, const char *pathname, uint32_t mask);
+  inotify_add_watch: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  // int inotify_rm_watch(int fd, int wd);
+  inotify_rm_watch: { parameters: ["i32", "i32"], result: "i32" },
+  // int eventfd(unsigned int initval, int flags);
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  // ssize_t read(int fd, void *buf, size_t count);
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  // ssize_t write(int fd, const void *buf, size_t count);
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  // int poll(struct pollfd *fds, nfds_t nfds, int timeout);   Blocks: runs off the JS thread.
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
   // int *__errno_location(void);
   __errno_location: { parameters: [], result: "pointer" },
   // char *strerror(int errnum);

@@ -18,11 +18,12 @@
 import type { Path } from "../types/mod.ts";
 import { assert } from "../util/mod.ts";
 import type { Database, ReadTx, Schema, WriteTx } from "./database.ts";
+import { Watermark, WATERMARK_WAITERS_MAX } from "./watermark.ts";
 
 /** Most entries one {@linkcode dirtyAfter} call returns. */
 export const DIRTY_BATCH_MAX = 10_000;
 /** Most concurrent {@linkcode waitForDirty} calls per database. */
-export const DIRTY_WAITERS_MAX = 1_000;
+export const DIRTY_WAITERS_MAX = WATERMARK_WAITERS_MAX;
 
 /** The tables of the dirty log. */
 export const DIRTY_SCHEMA: Schema = {
@@ -47,12 +48,7 @@ export interface DirtyEntry {
   readonly path: Path;
 }
 
-interface Waiter {
-  readonly after: number;
-  readonly resolve: (counter: number) => void;
-}
-
-const waiters = new WeakMap<Database, Set<Waiter>>();
+const watermark = new Watermark("dirty log", (tx) => lastDirtyCounter(tx));
 
 /**
  * Marks a path dirty with a new counter; its previous entry, if any, is replaced.
@@ -74,7 +70,7 @@ export function markDirty(tx: WriteTx, path: Path): number {
   tx.run("DELETE FROM dirty_log WHERE path = ?", path);
   tx.run("INSERT INTO dirty_log (counter, path) VALUES (?, ?)", counter, path);
   const db = tx.database;
-  tx.afterCommit(() => wake(db, counter));
+  tx.afterCommit(() => watermark.raise(db, counter));
   return counter;
 }
 
@@ -183,39 +179,5 @@ export function waitForDirty(
   after: number,
   options: { signal?: AbortSignal } = {},
 ): Promise<number> {
-  assert(Number.isSafeInteger(after), "after is an integer");
-  assert(!db.inTransaction, "waitForDirty() runs outside transactions (sees only commits)");
-  const { signal } = options;
-  if (signal?.aborted === true) return Promise.reject(signal.reason);
-  const current = db.read((tx) => lastDirtyCounter(tx));
-  if (current > after) return Promise.resolve(current);
-  let set = waiters.get(db);
-  if (set === undefined) waiters.set(db, set = new Set());
-  assert(set.size < DIRTY_WAITERS_MAX, `at most ${DIRTY_WAITERS_MAX} waitForDirty() calls`);
-  const pending = set;
-  return new Promise<number>((resolve, reject) => {
-    const onAbort = () => {
-      pending.delete(waiter);
-      reject(signal?.reason);
-    };
-    const waiter: Waiter = {
-      after,
-      resolve: (counter) => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve(counter);
-      },
-    };
-    pending.add(waiter);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-function wake(db: Database, counter: number): void {
-  const set = waiters.get(db);
-  if (set === undefined) return;
-  for (const waiter of set) {
-    if (counter <= waiter.after) continue;
-    set.delete(waiter);
-    waiter.resolve(counter);
-  }
+  return watermark.wait(db, after, options);
 }

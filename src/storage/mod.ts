@@ -67,3 +67,4 @@ export {
   RANGE_SIZE_MAX,
   ROOT_INODE,
 } from "./inode_ranges.ts";
+export { Watermark, WATERMARK_WAITERS_MAX } from "./watermark.ts";

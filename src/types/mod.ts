@@ -11,3 +11,4 @@ export * from "./mark.ts";
 export * from "./hash.ts";
 export * from "./byte_ranges.ts";
 export * from "./time.ts";
+export type * from "./notification.ts";

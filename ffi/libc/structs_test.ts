@@ -1,0 +1,94 @@
+import assert from "node:assert/strict";
+import { checkLayout, FIELD_SIZE, readField, STATX, type StructLayout } from "./structs.ts";
+
+/** Whether a C compiler is on PATH. */
+function hasCc(): boolean {
+  try {
+    return new Deno.Command("cc", { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+/** `stx_mtime_sec` → `stx_mtime.tv_sec`: the C member designator of a flattened field. */
+function cMember(field: string): string {
+  return field.replace(/_(sec|nsec)$/, ".tv_$1");
+}
+
+/** Compiles and runs a probe printing `name offset size` per field and `sizeof N`. */
+function probeStatx(): Map<string, [number, number]> {
+  const dir = Deno.makeTempDirSync({ prefix: "realize-structs-" });
+  try {
+    const lines = Object.keys(STATX.fields).map((field) => {
+      const member = cMember(field);
+      return `  printf("${field} %zu %zu\\n", offsetof(struct statx, ${member}), ` +
+        `sizeof(((struct statx *)0)->${member}));`;
+    });
+    const source = [
+      "#define _GNU_SOURCE",
+      "#include <stddef.h>",
+      "#include <stdio.h>",
+      "#include <sys/stat.h>",
+      "int main(void) {",
+      ...lines,
+      '  printf("sizeof %zu 0\\n", sizeof(struct statx));',
+      "  return 0;",
+      "}",
+    ].join("\n");
+    Deno.writeTextFileSync(`${dir}/probe.c`, source);
+    const cc = new Deno.Command("cc", { args: ["-o", `${dir}/probe`, `${dir}/probe.c`] })
+      .outputSync();
+    assert.ok(cc.success, new TextDecoder().decode(cc.stderr));
+    const run = new Deno.Command(`${dir}/probe`).outputSync();
+    assert.ok(run.success);
+    const out = new Map<string, [number, number]>();
+    for (const line of new TextDecoder().decode(run.stdout).trim().split("\n")) {
+      const [name, offset, size] = line.split(" ");
+      out.set(name!, [Number(offset), Number(size)]);
+    }
+    return out;
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+Deno.test({
+  name: "STATX matches offsetof and sizeof from a C probe",
+  ignore: !hasCc(),
+  fn() {
+    const probe = probeStatx();
+    assert.deepEqual(probe.get("sizeof"), [STATX.size, 0]);
+    for (const [field, [offset, type]] of Object.entries(STATX.fields)) {
+      assert.deepEqual(probe.get(field), [offset, FIELD_SIZE[type]], field);
+    }
+  },
+});
+
+Deno.test("checkLayout() accepts STATX", () => {
+  checkLayout("struct statx", STATX);
+});
+
+Deno.test("checkLayout() throws on overlap, overflow and misalignment", () => {
+  const overlap: StructLayout = { size: 16, fields: { a: [0, "u64"], b: [4, "u32"] } };
+  assert.throws(() => checkLayout("s", overlap), /Layout of s is wrong: b overlaps a/);
+  const overflow: StructLayout = { size: 12, fields: { a: [8, "u64"] } };
+  assert.throws(() => checkLayout("s", overflow), /a ends at 16 > 12/);
+  const misaligned: StructLayout = { size: 16, fields: { a: [4, "u64"] } };
+  assert.throws(() => checkLayout("s", misaligned), /a at 4 is misaligned/);
+});
+
+Deno.test("readField() round-trips every type, including negative and large 64-bit values", () => {
+  const view = new DataView(new ArrayBuffer(32));
+  view.setUint16(0, 0xfedc, true);
+  view.setUint32(4, 0xfedcba98, true);
+  view.setBigUint64(8, BigInt(Number.MAX_SAFE_INTEGER), true);
+  view.setBigInt64(16, -1234567890123n, true);
+  view.setBigInt64(24, 1n << 53n, true);
+  assert.equal(readField(view, [0, "u16"]), 0xfedc);
+  assert.equal(readField(view, [4, "u32"]), 0xfedcba98);
+  assert.equal(readField(view, [8, "u64"]), Number.MAX_SAFE_INTEGER);
+  assert.equal(readField(view, [16, "i64"]), -1234567890123);
+  assert.throws(() => readField(view, [24, "u64"]), RangeError);
+  assert.throws(() => readField(view, [24, "i64"]), RangeError);
+});

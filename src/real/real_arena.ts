@@ -1,0 +1,333 @@
+/**
+ * The real of one arena, alive: a start-up catch-up of the datadir against the index,
+ * then live watching; pending files are hashed in the hash pool and their hashes
+ * recorded with the matching history entries.
+ *
+ * Hashing never records a stale hash: the file's version (size, nanosecond mtime,
+ * inode) is compared before and after reading it, and a file changed (ctime) so recently
+ * that the filesystem's coarse clock could hide a later write is hashed again a little
+ * later (the "racy" window, as git does).
+ *
+ * @module
+ */
+
+import type { Database } from "../storage/mod.ts";
+import { type Path, paths } from "../types/mod.ts";
+import { logger } from "../util/mod.ts";
+import { applyXattrMark, recordHash } from "./changes.ts";
+import { Datadir } from "./datadir.ts";
+import type { HashFileOptions, HashResult } from "./hash_pool.ts";
+import { type IndexEntry, indexStats, pendingFiles, sameVersion } from "./index.ts";
+import { Reconciler } from "./reconciler.ts";
+import { Watcher, type WatchEvent, type WatchFactory, WatchLimitError } from "./watcher.ts";
+
+const log = logger("real");
+
+/** Pending files read per query by the hashing loop. */
+const PENDING_BATCH = 256;
+/** A file modified less than this long before it was hashed is hashed again later. */
+export const RACY_WINDOW_MS = 20;
+/** How long to wait before hashing again a file that could not be read. */
+const HASH_RETRY_MS = 30_000;
+/** Full-scan interval when inotify cannot watch the tree. */
+export const POLL_INTERVAL_MS_DEFAULT = 60_000;
+/** How long events are gathered before a batch is handled. */
+const COALESCE_MS = 10;
+/** Progress lines during long work, at most this often. */
+const PROGRESS_EVERY_MS = 5_000;
+
+/** Options of a {@linkcode RealArena}. */
+export interface RealArenaOptions {
+  /** The arena's name, for logs. */
+  readonly name: string;
+  /** The arena database (schemas: index, history, marks). */
+  readonly db: Database;
+  /** Absolute path of the datadir. */
+  readonly datadir: string;
+  /** Absolute paths never to index (the global database when inside the datadir). */
+  readonly excluded?: readonly string[];
+  /** Wait after a file's last change before hashing it. */
+  readonly debounceMs: number;
+  /** The hash workers (a `HashPool`, shared by arenas). */
+  readonly pool: FileHasher;
+  /** How many files this arena hashes at once. */
+  readonly hashersMax: number;
+  /** Starts inotify; tests inject failures. */
+  readonly watch?: WatchFactory;
+  /** Full-scan interval when inotify is unavailable. */
+  readonly pollIntervalMs?: number;
+}
+
+/** What hashes files for an arena: a `HashPool`, or a twin in tests. */
+export interface FileHasher {
+  /** Hashes a file (see `HashPool.hashFile`). */
+  hashFile(path: string, options?: HashFileOptions): Promise<HashResult>;
+}
+
+/** What a {@linkcode RealArena} is doing. */
+export interface RealStatus {
+  /** `scanning` during the catch-up, then `watching` (inotify) or `polling`. */
+  readonly state: "starting" | "scanning" | "watching" | "polling" | "stopped";
+  /** Indexed files. */
+  readonly files: number;
+  /** Files waiting for their hash. */
+  readonly pending: number;
+  /** Files being hashed now. */
+  readonly hashing: number;
+}
+
+/** One arena's datadir, indexed and watched. */
+export class RealArena {
+  readonly #o: RealArenaOptions;
+  readonly #dir: Datadir;
+  readonly #rec: Reconciler;
+  readonly #stop = new AbortController();
+  readonly #events: WatchEvent[] = [];
+  readonly #notBefore = new Map<Path, number>();
+  readonly #hashing = new Map<Path, Promise<void>>();
+  #state: RealStatus["state"] = "starting";
+  #watcher: Watcher | null = null;
+  readonly #sleepers = new Set<() => void>();
+  #loops: Promise<unknown>[] = [];
+  #busy = 0;
+
+  /** @param options see {@linkcode RealArenaOptions} */
+  constructor(options: RealArenaOptions) {
+    this.#o = options;
+    this.#stop.signal.addEventListener("abort", () => this.#wake(), { once: true });
+    this.#dir = new Datadir(options.datadir, options.excluded ?? []);
+    this.#rec = new Reconciler(options.db, this.#dir);
+  }
+
+  /** The datadir. */
+  get datadir(): Datadir {
+    return this.#dir;
+  }
+
+  /**
+   * Starts watching, catches up with the datadir, then keeps up with live changes.
+   * Resolves when the catch-up scan is done (hashing continues in the background).
+   *
+   * @throws {Error} when the datadir cannot be scanned
+   */
+  async start(): Promise<void> {
+    this.#startWatching();
+    this.#state = "scanning";
+    this.#busy++;
+    try {
+      await this.#scan(paths.ROOT);
+    } finally {
+      this.#busy--;
+    }
+    this.#state = this.#watcher === null ? "polling" : "watching";
+    this.#loops = [this.#eventLoop(), this.#hashLoop()];
+    if (this.#watcher === null) this.#loops.push(this.#pollLoop());
+  }
+
+  #startWatching(): void {
+    try {
+      this.#watcher = new Watcher(this.#dir, (e) => this.#push(e), this.#o.watch);
+    } catch (error) {
+      if (!(error instanceof WatchLimitError)) throw error;
+      const every = (this.#o.pollIntervalMs ?? POLL_INTERVAL_MS_DEFAULT) / 1000;
+      log.warn(`${this.#o.name}: ${error.message}; scanning every ${every} s instead`);
+    }
+  }
+
+  #push(e: WatchEvent): void {
+    this.#events.push(e);
+    this.#wake();
+  }
+
+  #wake(): void {
+    const sleepers = [...this.#sleepers];
+    this.#sleepers.clear();
+    for (const s of sleepers) s();
+  }
+
+  /** Resolves at the next wake-up, or after `ms`. */
+  #sleep(ms: number | null): Promise<void> {
+    if (this.#stop.signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#sleepers.delete(wake);
+        resolve();
+      };
+      const timer = ms === null ? undefined : setTimeout(wake, Math.max(0, ms));
+      this.#sleepers.add(wake);
+    });
+  }
+
+  async #scan(root: Path): Promise<void> {
+    const started = Date.now();
+    let reported = started;
+    const done = await this.#rec.scanTree(root, {
+      signal: this.#stop.signal,
+      onProgress: (p) => {
+        if (Date.now() - reported < PROGRESS_EVERY_MS) return;
+        reported = Date.now();
+        log.info(`${this.#o.name}: scanning: ${p.entries} entries in ${p.dirs} directories`);
+      },
+    });
+    const ms = Date.now() - started;
+    log.debug(`${this.#o.name}: scanned "${root}": ${done.entries} entries in ${ms} ms`);
+    this.#wake();
+  }
+
+  async #eventLoop(): Promise<void> {
+    while (!this.#stop.signal.aborted) {
+      if (this.#events.length === 0) {
+        await this.#sleep(null);
+        continue;
+      }
+      // inotify reports a rename as "remove old", "rename new", then the pair: wait for the
+      // pair so the batch sees all three.
+      await new Promise((r) => setTimeout(r, COALESCE_MS));
+      const batch = this.#events.splice(0);
+      this.#busy++;
+      try {
+        await this.#handle(batch);
+      } catch (error) {
+        if (this.#stop.signal.aborted) return;
+        log.error(`${this.#o.name}: cannot apply local changes; rescanning`, error);
+        this.#events.push({ kind: "rescan" });
+      } finally {
+        this.#busy--;
+      }
+      this.#wake();
+    }
+  }
+
+  async #handle(batch: WatchEvent[]): Promise<void> {
+    if (batch.some((e) => e.kind === "rescan")) return await this.#scan(paths.ROOT);
+    const toScan: Path[] = [];
+    const now = Date.now();
+    // Renames first: the checks that accompany them then find everything in place.
+    for (const e of batch) {
+      if (e.kind !== "rename") continue;
+      const dir = this.#rec.renamed(e.from, e.to);
+      if (dir !== null) toScan.push(dir);
+      this.#notBefore.set(e.to, now + this.#o.debounceMs);
+    }
+    const checked = new Set<Path>();
+    for (const e of batch) {
+      if (e.kind !== "check" || checked.has(e.path)) continue;
+      checked.add(e.path);
+      if (e.path === paths.ROOT) {
+        this.#o.db.write((tx) => applyXattrMark(tx, paths.ROOT, this.#dir.readMark(paths.ROOT)));
+        continue;
+      }
+      const dir = this.#rec.checkPath(e.path);
+      if (dir !== null) toScan.push(dir);
+      this.#notBefore.set(e.path, now + this.#o.debounceMs);
+    }
+    for (const dir of toScan) await this.#scan(dir);
+  }
+
+  async #pollLoop(): Promise<void> {
+    const every = this.#o.pollIntervalMs ?? POLL_INTERVAL_MS_DEFAULT;
+    while (!this.#stop.signal.aborted) {
+      await new Promise((r) => setTimeout(r, every));
+      if (!this.#stop.signal.aborted) this.#push({ kind: "rescan" });
+    }
+  }
+
+  async #hashLoop(): Promise<void> {
+    let after = "";
+    let reported = Date.now();
+    while (!this.#stop.signal.aborted) {
+      const batch = this.#o.db.read((tx) => pendingFiles(tx, after, PENDING_BATCH));
+      let next: number | null = null;
+      for (const e of batch) {
+        after = e.path;
+        const due = this.#notBefore.get(e.path) ?? 0;
+        if (this.#hashing.has(e.path)) continue;
+        if (due > Date.now()) {
+          next = Math.min(next ?? Infinity, due);
+          continue;
+        }
+        while (this.#hashing.size >= this.#o.hashersMax && !this.#stop.signal.aborted) {
+          await Promise.race(this.#hashing.values());
+        }
+        if (this.#stop.signal.aborted) return;
+        const job = this.#hashOne(e).finally(() => {
+          this.#hashing.delete(e.path);
+          this.#wake();
+        });
+        this.#hashing.set(e.path, job);
+      }
+      if (Date.now() - reported > PROGRESS_EVERY_MS) {
+        reported = Date.now();
+        const s = this.status();
+        if (s.pending > 0) log.info(`${this.#o.name}: hashing: ${s.pending} files to go`);
+      }
+      if (batch.length < PENDING_BATCH) {
+        after = "";
+        await this.#sleep(next === null ? null : next - Date.now());
+      }
+    }
+  }
+
+  async #hashOne(e: IndexEntry): Promise<void> {
+    const before = this.#dir.stat(e.path, true);
+    if (before.kind !== "file" || !sameVersion(before.version, e)) {
+      this.#push({ kind: "check", path: e.path }); // changed since it was recorded
+      return;
+    }
+    const started = Date.now();
+    let hash;
+    try {
+      const r = await this.#o.pool.hashFile(this.#dir.abs(e.path), { signal: this.#stop.signal });
+      if (r.bytesRead !== e.size) throw new Error(`read ${r.bytesRead} of ${e.size} bytes`);
+      hash = r.hash;
+    } catch (error) {
+      if (this.#stop.signal.aborted) return;
+      log.warn(`${this.#o.name}: cannot hash "${e.path}"; looking again`, error);
+      this.#notBefore.set(e.path, Date.now() + HASH_RETRY_MS);
+      this.#push({ kind: "check", path: e.path });
+      return;
+    }
+    const after = this.#dir.stat(e.path, true);
+    // ctime, unlike mtime, cannot be set by users: a file whose last change is this
+    // close to the read may have changed again within the same coarse clock tick.
+    const racy = before.changedMs >= started - RACY_WINDOW_MS;
+    if (after.kind !== "file" || !sameVersion(after.version, e) || racy) {
+      this.#notBefore.set(e.path, Date.now() + RACY_WINDOW_MS);
+      this.#push({ kind: "check", path: e.path });
+      return;
+    }
+    this.#notBefore.delete(e.path);
+    this.#o.db.write((tx) => recordHash(tx, e.path, e, hash));
+  }
+
+  /**
+   * What the arena is doing.
+   *
+   * @returns state and counts
+   */
+  status(): RealStatus {
+    const s = this.#o.db.read((tx) => indexStats(tx));
+    return { state: this.#state, files: s.files, pending: s.pending, hashing: this.#hashing.size };
+  }
+
+  /**
+   * Whether nothing is left to do: no queued events, no scan, no pending file.
+   *
+   * @returns true when idle
+   */
+  idle(): boolean {
+    return this.#events.length === 0 && this.#busy === 0 && this.#hashing.size === 0 &&
+      this.status().pending === 0;
+  }
+
+  /** Stops watching and hashing; resolves when every loop has ended. */
+  async stop(): Promise<void> {
+    if (this.#state === "stopped") return;
+    this.#state = "stopped";
+    this.#stop.abort();
+    this.#wake();
+    await this.#watcher?.close();
+    await Promise.allSettled([...this.#loops, ...this.#hashing.values()]);
+  }
+}
