@@ -17,6 +17,7 @@ export type {
   ConfigSource,
   ControlConfig,
   DiskUsage,
+  HistoryBounds,
   NetworkConfig,
   PeerConfig,
 } from "./types.ts";
@@ -25,6 +26,8 @@ export { loadConfig } from "./load.ts";
 export {
   DEBOUNCE_MS_DEFAULT,
   DEBOUNCE_MS_MAX,
+  HISTORY_MAX_AGE_MS_DEFAULT,
+  HISTORY_MAX_ENTRIES_DEFAULT,
   MAX_PARALLEL_HASHERS_DEFAULT,
   MAX_PARALLEL_HASHERS_MAX,
   parseConfig,

@@ -32,6 +32,7 @@ import type {
   Config,
   ControlConfig,
   DiskUsage,
+  HistoryBounds,
   NetworkConfig,
   PeerConfig,
 } from "./types.ts";
@@ -41,6 +42,10 @@ import { parseBytes, parseBytesOrPercent, parseDurationMs } from "./units.ts";
 export const MAX_PARALLEL_HASHERS_DEFAULT = 4;
 /** Largest accepted `max_parallel_hashers`. */
 export const MAX_PARALLEL_HASHERS_MAX = 1024;
+/** Default of `history.max_entries`: how far behind a peer may fall before a catch-up. */
+export const HISTORY_MAX_ENTRIES_DEFAULT = 100_000;
+/** Default of `history.max_age`: the oldest entry a peer may still need (30 days). */
+export const HISTORY_MAX_AGE_MS_DEFAULT = 30 * 86_400_000;
 /** Default of `debounce`. */
 export const DEBOUNCE_MS_DEFAULT = 3000;
 /** Largest accepted `debounce`. */
@@ -67,8 +72,10 @@ const ARENA_KEYS = [
   "disk_usage",
   "max_parallel_hashers",
   "debounce",
+  "history",
 ] as const;
 const DISK_USAGE_KEYS = ["max", "leave"] as const;
+const HISTORY_KEYS = ["max_entries", "max_age"] as const;
 const PEER_KEYS = ["name", "address", "pubkey", "batch_rate_limit"] as const;
 
 /**
@@ -179,7 +186,34 @@ function parseArena(r: Reader, t: Table, at: KeyPath, dir: string): ArenaConfig 
     diskUsage: parseDiskUsage(r, t["disk_usage"], [...at, "disk_usage"]),
     maxParallelHashers: parseHashers(r, t, at),
     debounceMs: parseDebounce(r, t, at),
+    history: parseHistory(r, t["history"], [...at, "history"]),
   };
+}
+
+function parseHistory(r: Reader, value: unknown, at: KeyPath): HistoryBounds {
+  if (value === undefined) {
+    return { maxEntries: HISTORY_MAX_ENTRIES_DEFAULT, maxAgeMs: HISTORY_MAX_AGE_MS_DEFAULT };
+  }
+  const t = r.table(value, at);
+  r.keys(t, at, HISTORY_KEYS);
+  let maxEntries = HISTORY_MAX_ENTRIES_DEFAULT;
+  const entries = t["max_entries"];
+  if (entries !== undefined) {
+    if (typeof entries !== "number" || !Number.isSafeInteger(entries) || entries < 1) {
+      r.fail([...at, "max_entries"], `expected a positive integer, got ${JSON.stringify(entries)}`);
+    }
+    maxEntries = entries;
+  }
+  const age = r.numberOrString(t, at, "max_age", 'a number of seconds or a string like "30d"');
+  let maxAgeMs = HISTORY_MAX_AGE_MS_DEFAULT;
+  if (age !== undefined) {
+    try {
+      maxAgeMs = parseDurationMs(age);
+    } catch (e) {
+      r.failWith([...at, "max_age"], e);
+    }
+  }
+  return { maxEntries, maxAgeMs };
 }
 
 function checkArenaPair(r: Reader, arenas: readonly ArenaConfig[], i: number, j: number): void {

@@ -49,6 +49,7 @@ Deno.test("parseConfig() reads every key of a full configuration", () => {
       'disk_usage = { max = "10G", leave = "10%" }',
       "max_parallel_hashers = 2",
       'debounce = "500ms"',
+      'history = { max_entries = 500, max_age = "2h" }',
       "[[peer]]",
       'name = "laptop"',
       'address = "laptop.lan:9771"',
@@ -81,6 +82,7 @@ Deno.test("parseConfig() reads every key of a full configuration", () => {
     },
     maxParallelHashers: 2,
     debounceMs: 500,
+    history: { maxEntries: 500, maxAgeMs: 7_200_000 },
   }]);
   assert.equal(config.peers.length, 1);
   const p = config.peers[0]!;
@@ -90,7 +92,8 @@ Deno.test("parseConfig() reads every key of a full configuration", () => {
   assert.equal(p.pubkey.spki.length, 44);
   assert.equal(p.batchRateLimitBytesPerSec, 2 * 1024 * 1024);
   assert.equal(config.source.name, FILE);
-  assert.equal(config.source.lines.get("peer[0].pubkey"), 22);
+  assert.equal(config.source.lines.get("peer[0].pubkey"), 23);
+  assert.equal(config.source.lines.get("arena[0].history.max_age"), 19);
 });
 
 Deno.test("parseConfig() applies defaults to an empty file", () => {
@@ -117,6 +120,7 @@ Deno.test("parseConfig() applies the defaults of an arena and a peer", () => {
     diskUsage: null,
     maxParallelHashers: 4,
     debounceMs: 3000,
+    history: { maxEntries: 100_000, maxAgeMs: 30 * 86_400_000 },
   });
   assert.equal(config.peers[0]!.address, null);
   assert.equal(config.peers[0]!.batchRateLimitBytesPerSec, null);
@@ -447,8 +451,12 @@ Deno.test("parseConfig() rejects bad sizes", () => {
 
 Deno.test("parseConfig() rejects bad durations and hasher counts", () => {
   const cases: [string, string][] = [
-    ['"3h"', 'invalid duration "3h": expected a number and a unit ms, s or m, like "500ms"'],
-    ['"fast"', 'invalid duration "fast": expected a number and a unit ms, s or m, like "500ms"'],
+    ['"3w"', 'invalid duration "3w": expected a number and a unit ms, s, m, h or d, like "500ms"'],
+    ['"2h"', "must be at most 1 hour"],
+    [
+      '"fast"',
+      'invalid duration "fast": expected a number and a unit ms, s, m, h or d, like "500ms"',
+    ],
     ["-1", "invalid duration -1: expected a number of seconds ≥ 0"],
     ['"61m"', "must be at most 1 hour"],
   ];
@@ -458,6 +466,19 @@ Deno.test("parseConfig() rejects bad durations and hasher counts", () => {
       `config.toml:4: arena "a": debounce: ${problem}`,
     );
   }
+  rejects(
+    [...arena("a"), 'history = { max_entries = 0, max_age = "30d" }'],
+    'config.toml:4: arena "a": history.max_entries: expected a positive integer, got 0',
+  );
+  rejects(
+    [...arena("a"), 'history = { max_age = "forever" }'],
+    'config.toml:4: arena "a": history.max_age: invalid duration "forever": expected a number ' +
+      'and a unit ms, s, m, h or d, like "500ms"',
+  );
+  rejects(
+    [...arena("a"), 'history = { keep = "all" }'],
+    'config.toml:4: arena "a": history.keep: unknown key',
+  );
   for (const value of [-1, 1025]) {
     rejects(
       [...arena("a"), `max_parallel_hashers = ${value}`],

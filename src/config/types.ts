@@ -59,6 +59,16 @@ export interface ArenaConfig {
   readonly maxParallelHashers: number | null;
   /** How long a changed file must stay unchanged before it is hashed. */
   readonly debounceMs: number;
+  /** How far a peer may lag behind the history before it gets a full catch-up. */
+  readonly history: HistoryBounds;
+}
+
+/** `history = { max_entries, max_age }` of an arena (see docs/history.md). */
+export interface HistoryBounds {
+  /** Most entries a peer may be behind. */
+  readonly maxEntries: number;
+  /** Age of the oldest entry a peer may still need, in ms. */
+  readonly maxAgeMs: number;
 }
 
 /** One `[[peer]]`. */

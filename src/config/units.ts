@@ -7,7 +7,7 @@
  * - Where the configuration allows it, a size may also be a percentage of the disk:
  *   `"10%"`, more than 0 and at most 100.
  * - A duration is a non-negative number of seconds (fraction allowed) or a string with a
- *   unit `ms`, `s` or `m`: `"500ms"`, `"1.5s"`, `"3m"`.
+ *   unit `ms`, `s`, `m`, `h` or `d`: `"500ms"`, `"1.5s"`, `"3m"`, `"30d"`.
  *
  * Errors are `RangeError`s whose message quotes the input and says what is expected.
  *
@@ -21,7 +21,7 @@ export type BytesOrPercent =
 
 const SIZE = /^(\d+(?:\.\d+)?)\s*([A-Za-z]*)$/;
 const PERCENT = /^(\d+(?:\.\d+)?)\s*%$/;
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m)$/;
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
 
 const KIB = 1024;
 const SIZE_UNITS: ReadonlyMap<string, number> = new Map([
@@ -36,7 +36,13 @@ const SIZE_UNITS: ReadonlyMap<string, number> = new Map([
   ["T", KIB ** 4],
   ["TB", KIB ** 4],
 ]);
-const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000 };
+const DURATION_UNITS: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
 
 /**
  * Parses a size in bytes; fractions of a byte are rounded down.
@@ -117,7 +123,7 @@ export function parseDurationMs(value: number | string): number {
     const m = DURATION.exec(value.trim());
     if (m === null) {
       throw new RangeError(
-        `Invalid duration "${value}": expected a number and a unit ms, s or m, like "500ms"`,
+        `Invalid duration "${value}": expected a number and a unit ms, s, m, h or d, like "500ms"`,
       );
     }
     ms = Number(m[1]) * DURATION_UNITS[m[2]!]!;

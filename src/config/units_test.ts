@@ -74,6 +74,8 @@ Deno.test("parseDurationMs() accepts seconds and strings with units", () => {
   assert.equal(parseDurationMs("500ms"), 500);
   assert.equal(parseDurationMs("1.5s"), 1500);
   assert.equal(parseDurationMs("3m"), 180_000);
+  assert.equal(parseDurationMs("2h"), 7_200_000);
+  assert.equal(parseDurationMs("30d"), 2_592_000_000);
   assert.equal(parseDurationMs(" 2 s "), 2000);
   assert.equal(parseDurationMs("0.4ms"), 0);
 });
@@ -83,8 +85,8 @@ Deno.test("parseDurationMs() rejects what is not a duration", () => {
     [-1, /^Invalid duration -1: expected a number of seconds ≥ 0$/],
     [Infinity, /^Invalid duration Infinity/],
     [NaN, /^Invalid duration NaN/],
-    ["3", /^Invalid duration "3": expected a number and a unit ms, s or m, like "500ms"$/],
-    ["3h", /^Invalid duration "3h"/],
+    ["3", /^Invalid duration "3": expected a number and a unit ms, s, m, h or d, like "500ms"$/],
+    ["3w", /^Invalid duration "3w"/],
     ["3S", /^Invalid duration "3S"/],
     ["-3s", /^Invalid duration "-3s"/],
     ["s", /^Invalid duration "s"/],

@@ -14,6 +14,11 @@
  * @module
  */
 
+import {
+  HISTORY_MAX_AGE_MS_DEFAULT,
+  HISTORY_MAX_ENTRIES_DEFAULT,
+  type HistoryBounds,
+} from "../config/mod.ts";
 import type { Database, ReadTx, Schema, WriteTx } from "../storage/mod.ts";
 import { Watermark } from "../storage/mod.ts";
 import { Hash, type Notification, type Path, paths, type PeerName } from "../types/mod.ts";
@@ -256,17 +261,12 @@ function translateMove(
 }
 
 /** How far a peer may lag before it is sent a full catch-up instead of the history. */
-export interface TrimBounds {
-  /** Most entries a peer may be behind. */
-  readonly maxEntries: number;
-  /** Oldest entry (age in ms) a peer may still need. */
-  readonly maxAgeMs: number;
-}
+export type TrimBounds = HistoryBounds;
 
-/** Default bounds: 100,000 entries or 30 days. */
+/** Default bounds (the configuration's defaults): 100,000 entries or 30 days. */
 export const TRIM_BOUNDS_DEFAULT: TrimBounds = {
-  maxEntries: 100_000,
-  maxAgeMs: 30 * 24 * 3600 * 1000,
+  maxEntries: HISTORY_MAX_ENTRIES_DEFAULT,
+  maxAgeMs: HISTORY_MAX_AGE_MS_DEFAULT,
 };
 
 /**

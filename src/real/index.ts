@@ -83,7 +83,7 @@ const COLUMNS = "path, size, mtime_secs, mtime_nsecs, dev, ino, hash, base_hash"
 
 function fromRow(r: Row): IndexEntry {
   const entry: IndexEntry = {
-    path: paths.parse(r.path),
+    path: r.path as Path, // validated by putFile before it was written
     size: r.size,
     mtime: UnixTime.of(r.mtime_secs, r.mtime_nsecs),
     dev: r.dev,
@@ -126,7 +126,7 @@ export function getFile(tx: ReadTx, path: Path): IndexEntry | null {
  */
 export function putFile(tx: WriteTx, entry: IndexEntry): void {
   assert(entry.hash === null || entry.baseHash === null, "an indexed file has no base hash");
-  assert(entry.path !== paths.ROOT, "the root is not a file");
+  assert(paths.problem(entry.path) === null && entry.path !== paths.ROOT, "a valid file path");
   tx.run(
     `INSERT OR REPLACE INTO index_file (${COLUMNS}, parent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     entry.path,
@@ -319,6 +319,24 @@ export function xattrMark(tx: ReadTx, path: Path): string | null {
 export function setXattrMark(tx: WriteTx, path: Path, mark: string | null): void {
   if (mark === null) tx.run("DELETE FROM index_xattr_mark WHERE path = ?", path);
   else tx.run("INSERT OR REPLACE INTO index_xattr_mark (path, mark) VALUES (?, ?)", path, mark);
+}
+
+/**
+ * The remembered xattr marks of the entries directly inside `dir`.
+ *
+ * @param tx a transaction
+ * @param dir a directory
+ * @returns mark by entry name
+ */
+export function xattrMarksIn(tx: ReadTx, dir: Path): Map<string, string> {
+  const prefix = dir === paths.ROOT ? "" : `${dir}/`;
+  const out = new Map<string, string>();
+  for (const p of xattrMarksUnder(tx, dir)) {
+    const name = p.slice(prefix.length);
+    if (p === dir || name.includes("/")) continue;
+    out.set(name, xattrMark(tx, p)!);
+  }
+  return out;
 }
 
 /**

@@ -12,7 +12,7 @@
  */
 
 import type { Database } from "../storage/mod.ts";
-import { type Path, paths } from "../types/mod.ts";
+import { type Hash, type Path, paths } from "../types/mod.ts";
 import { logger } from "../util/mod.ts";
 import { applyXattrMark, recordHash } from "./changes.ts";
 import { Datadir } from "./datadir.ts";
@@ -29,6 +29,10 @@ const PENDING_BATCH = 256;
 export const RACY_WINDOW_MS = 20;
 /** How long to wait before hashing again a file that could not be read. */
 const HASH_RETRY_MS = 30_000;
+/** Most hashes recorded in one transaction. */
+const HASHES_PER_COMMIT = 256;
+/** Longest a finished hash waits to be recorded. */
+const HASH_COMMIT_DELAY_MS = 10;
 /** Full-scan interval when inotify cannot watch the tree. */
 export const POLL_INTERVAL_MS_DEFAULT = 60_000;
 /** How long events are gathered before a batch is handled. */
@@ -90,6 +94,9 @@ export class RealArena {
   readonly #sleepers = new Set<() => void>();
   #loops: Promise<unknown>[] = [];
   #busy = 0;
+  /** Hashes computed but not yet recorded (still pending in the database). */
+  readonly #hashed = new Map<Path, { entry: IndexEntry; hash: Hash }>();
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** @param options see {@linkcode RealArenaOptions} */
   constructor(options: RealArenaOptions) {
@@ -116,6 +123,9 @@ export class RealArena {
     this.#busy++;
     try {
       await this.#scan(paths.ROOT);
+    } catch (error) {
+      await this.stop();
+      throw error;
     } finally {
       this.#busy--;
     }
@@ -242,7 +252,7 @@ export class RealArena {
       for (const e of batch) {
         after = e.path;
         const due = this.#notBefore.get(e.path) ?? 0;
-        if (this.#hashing.has(e.path)) continue;
+        if (this.#hashing.has(e.path) || this.#hashed.has(e.path)) continue;
         if (due > Date.now()) {
           next = Math.min(next ?? Infinity, due);
           continue;
@@ -298,7 +308,22 @@ export class RealArena {
       return;
     }
     this.#notBefore.delete(e.path);
-    this.#o.db.write((tx) => recordHash(tx, e.path, e, hash));
+    this.#hashed.set(e.path, { entry: e, hash });
+    if (this.#hashed.size >= HASHES_PER_COMMIT) this.#flushHashes();
+    else this.#flushTimer ??= setTimeout(() => this.#flushHashes(), HASH_COMMIT_DELAY_MS);
+  }
+
+  /** Records finished hashes, many per transaction (one commit per file is the bottleneck). */
+  #flushHashes(): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    const done = [...this.#hashed.values()];
+    this.#hashed.clear();
+    if (done.length === 0 || this.#o.db.closed) return;
+    this.#o.db.write((tx) => {
+      for (const { entry, hash } of done) recordHash(tx, entry.path, entry, hash);
+    });
+    this.#wake();
   }
 
   /**
@@ -318,7 +343,7 @@ export class RealArena {
    */
   idle(): boolean {
     return this.#events.length === 0 && this.#busy === 0 && this.#hashing.size === 0 &&
-      this.status().pending === 0;
+      this.#hashed.size === 0 && this.status().pending === 0;
   }
 
   /** Stops watching and hashing; resolves when every loop has ended. */
@@ -329,5 +354,6 @@ export class RealArena {
     this.#wake();
     await this.#watcher?.close();
     await Promise.allSettled([...this.#loops, ...this.#hashing.values()]);
+    this.#flushHashes();
   }
 }

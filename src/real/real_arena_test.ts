@@ -321,3 +321,41 @@ Deno.test("a file that changes while it is hashed is hashed again, never recorde
   assert.ok(hashes.every((h) => h.equals(hashOf("changed!"))), "no stale hash announced");
   assert.equal(encoder.encode("original").length, encoder.encode("changed!").length);
 });
+
+Deno.test("a missing datadir stops start() with an error instead of removing everything", async () => {
+  await using f = await started({ files: { keep: "k" } });
+  await f.hashed("keep", "k");
+  await f.close();
+  Deno.renameSync(f.datadir, `${f.datadir}.away`);
+  f.open();
+  await assert.rejects(f.arena.start(), /Cannot scan datadir ".*": it is gone/);
+  assert.notEqual(f.entry("keep"), null);
+  Deno.renameSync(`${f.datadir}.away`, f.datadir);
+});
+
+Deno.test("a directory that cannot be read keeps what is indexed under it", async () => {
+  await using f = await started({ files: { "locked/a": "a", "open/b": "b" } });
+  await f.hashed("locked/a", "a");
+  await f.hashed("open/b", "b");
+  await f.close();
+  f.open();
+  // As root every directory is readable: make the datadir answer as a locked one does.
+  const list = f.arena.datadir.list.bind(f.arena.datadir);
+  f.arena.datadir.list = (dir) => dir === "locked" ? "unreadable" : list(dir);
+  Deno.removeSync(f.abs("open/b"));
+  await f.arena.start();
+  await waitUntil(() => f.entry("open/b") === null, "open/b removed");
+  assert.notEqual(f.entry("locked/a"), null);
+});
+
+Deno.test("a name that is not valid UTF-8 is skipped; the rest is indexed", async () => {
+  await using f = RealFixture.setup({ files: { "fine": "ok" } });
+  const made = await new Deno.Command("sh", {
+    args: ["-c", `printf x > "$1/$(printf 'bad\\377name')"`, "sh", f.datadir],
+  }).output();
+  assert.equal(made.code, 0);
+  await f.arena.start();
+  await f.hashed("fine", "ok");
+  await f.settled();
+  assert.equal(f.arena.status().files, 1);
+});

@@ -37,6 +37,8 @@ import {
   getFile,
   hasDir,
   putDir,
+  sameVersion,
+  xattrMarksIn,
   xattrMarksUnder,
 } from "./index.ts";
 
@@ -106,26 +108,37 @@ export class Reconciler {
   }
 
   #reconcileDir(tx: WriteTx, dir: Path, names: string[], progress: ScanProgress): Path[] {
-    const found = new Map<string, Found>();
+    const files = new Map(filesIn(tx, dir).map((e) => [paths.name(e.path), e]));
+    const dirs = new Set(dirsIn(tx, dir).map((d) => paths.name(d)));
+    const marks = xattrMarksIn(tx, dir);
+    const found = new Map<string, Found["kind"]>();
+    const subdirs: Path[] = [];
+    // New and changed entries first, so a rename finds its source still indexed.
     for (const name of names) {
       const path = paths.join(dir, name);
       if (this.#dir.excluded(path)) continue;
-      found.set(name, this.#dir.stat(path));
+      const f = this.#dir.stat(path);
+      found.set(name, f.kind);
+      const entry = files.get(name);
+      const known = (f.kind === "file" && entry !== undefined && sameVersion(entry, f.version)) ||
+        (f.kind === "dir" && dirs.has(name));
+      if (!known) {
+        this.#apply(tx, path, f);
+      } else if (f.kind === "file" || f.kind === "dir") {
+        // Unchanged: only its mark xattr may differ (the common case costs no write).
+        const mark = this.#dir.readMark(path);
+        if ((mark?.trim() ?? null) !== (marks.get(name) ?? null)) applyXattrMark(tx, path, mark);
+      }
+      if (f.kind === "dir") subdirs.push(path);
     }
     progress.entries += found.size;
-    const subdirs: Path[] = [];
-    // New and changed entries first, so a rename finds its source still indexed.
-    for (const [name, f] of found) {
-      const path = paths.join(dir, name);
-      if (this.#apply(tx, path, f)) subdirs.push(path);
-    }
-    for (const e of filesIn(tx, dir)) {
-      if (found.get(paths.name(e.path))?.kind === "file") continue;
+    for (const [name, e] of files) {
+      if (found.get(name) === "file" || getFile(tx, e.path) === null) continue;
       recordRemoved(tx, e.path);
       applyXattrMark(tx, e.path, null);
     }
-    for (const d of dirsIn(tx, dir)) {
-      if (found.get(paths.name(d))?.kind !== "dir") recordTreeRemoved(tx, d);
+    for (const name of dirs) {
+      if (found.get(name) !== "dir") recordTreeRemoved(tx, paths.join(dir, name));
     }
     return subdirs;
   }
