@@ -359,3 +359,12 @@ Deno.test("a name that is not valid UTF-8 is skipped; the rest is indexed", asyn
   await f.settled();
   assert.equal(f.arena.status().files, 1);
 });
+
+Deno.test("a burst of 3,000 files written at once is indexed completely", async () => {
+  await using f = await started({ files: { "burst/.keep": "" } });
+  await f.settled();
+  for (let i = 0; i < 3000; i++) Deno.writeTextFileSync(f.abs(`burst/f${i}`), `content ${i}`);
+  await waitUntil(() => f.arena.status().files === 3001 && f.arena.idle(), "3,000 files indexed");
+  for (const i of [0, 1499, 2999]) await f.hashed(`burst/f${i}`, `content ${i}`);
+  assert.equal(f.arena.status().pending, 0);
+});
