@@ -39,9 +39,12 @@ export {
   waitForHistory,
 } from "./history.ts";
 export {
+  dirsIn,
   filesAfter,
+  filesIn,
   type FileVersion,
   getFile,
+  hasDir,
   INDEX_SCHEMA,
   type IndexEntry,
   indexStats,
