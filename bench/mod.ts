@@ -9,11 +9,13 @@ import { type Result, table } from "./_report.ts";
 import * as hash from "./hash_bench.ts";
 import * as real from "./real_bench.ts";
 import * as storage from "./storage_bench.ts";
+import * as view from "./view_bench.ts";
 
 const SUITES: Record<string, () => Result[] | Promise<Result[]>> = {
   storage: storage.run,
   hash: hash.run,
   real: real.run,
+  view: view.run,
 };
 
 if (import.meta.main) {

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { markDirty, type ReadTx, type WriteTx } from "../storage/mod.ts";
+import { type InodeAllocator, markDirty, type ReadTx, type WriteTx } from "../storage/mod.ts";
 import {
   Hash,
   type Notification,
@@ -25,6 +25,7 @@ import {
   UnixTime,
 } from "../types/mod.ts";
 import { assert, unreachable } from "../util/mod.ts";
+import { ensureNode } from "./tree.ts";
 
 /** A version of a file as a peer reported it. */
 export interface RemoteVersion {
@@ -232,10 +233,11 @@ function removeFromDir(tx: WriteTx, child: Path): void {
     return;
   }
   tx.run("DELETE FROM unreal_dir WHERE path = ?", dir);
+  dropNodeIfGone(tx, dir);
   removeFromDir(tx, dir);
 }
 
-function setDefault(tx: WriteTx, v: DefaultVersion): void {
+function setDefault(tx: WriteTx, v: DefaultVersion, alloc: InodeAllocator | null): void {
   const had = defaultVersion(tx, v.path) !== null;
   tx.run(
     `INSERT OR REPLACE INTO unreal_default (${COLUMNS}, parent) VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -248,6 +250,8 @@ function setDefault(tx: WriteTx, v: DefaultVersion): void {
     paths.parent(v.path) ?? "",
   );
   if (!had) addToDir(tx, v.path, v.mtime);
+  // Nodes (inodes) for remote entries are made now, so listings need not make them.
+  if (!had && alloc !== null) ensureNode(tx, v.path, alloc);
   markDirty(tx, v.path);
 }
 
@@ -276,6 +280,7 @@ function dropDefault(tx: WriteTx, path: Path): void {
     );
   } else {
     removeFromDir(tx, path);
+    dropNodeIfGone(tx, path);
   }
   markDirty(tx, path);
 }
@@ -301,13 +306,18 @@ function sameVersionOf(d: DefaultVersion, v: RemoteVersion, peer: PeerName): boo
  * @param peer the peer
  * @param file the file and its version
  */
-export function peerAdded(tx: WriteTx, peer: PeerName, file: { path: Path } & RemoteVersion): void {
+export function peerAdded(
+  tx: WriteTx,
+  peer: PeerName,
+  file: { path: Path } & RemoteVersion,
+  alloc: InodeAllocator | null = null,
+): void {
   putPeerFile(tx, { ...file, peer });
   const d = defaultVersion(tx, file.path);
   const follows = d !== null && d.peer === peer &&
     (d.hash === null || sameHash(d.hash, file.hash));
   if (d === null || (follows && !sameVersionOf(d, file, peer))) {
-    setDefault(tx, { ...file, peer });
+    setDefault(tx, { ...file, peer }, alloc);
   }
 }
 
@@ -324,10 +334,11 @@ export function peerReplaced(
   peer: PeerName,
   file: { path: Path } & RemoteVersion,
   oldHash: Hash | null,
+  alloc: InodeAllocator | null = null,
 ): void {
   putPeerFile(tx, { ...file, peer });
   const d = defaultVersion(tx, file.path);
-  if (d === null || defaultIs(d, oldHash, peer)) setDefault(tx, { ...file, peer });
+  if (d === null || defaultIs(d, oldHash, peer)) setDefault(tx, { ...file, peer }, alloc);
 }
 
 /**
@@ -338,7 +349,12 @@ export function peerReplaced(
  * @param path the file
  * @param oldHash the version deleted (`null` if never hashed)
  */
-export function peerRemoved(tx: WriteTx, peer: PeerName, path: Path, oldHash: Hash | null): void {
+export function peerRemoved(
+  tx: WriteTx,
+  peer: PeerName,
+  path: Path,
+  oldHash: Hash | null,
+): void {
   const mine = peerFile(tx, path, peer);
   if (mine !== null && (oldHash === null || sameHash(mine.hash, oldHash))) {
     deletePeerFile(tx, path, peer);
@@ -367,7 +383,7 @@ export function peerDropped(tx: WriteTx, peer: PeerName, path: Path, oldHash: Ha
       path,
       oldHash.bytes(),
     );
-    if (other !== undefined) setDefault(tx, { ...d, peer: other.peer as PeerName });
+    if (other !== undefined) setDefault(tx, { ...d, peer: other.peer as PeerName }, null);
     else dropDefault(tx, path);
   }
 }
@@ -383,6 +399,7 @@ export function peerMoved(
   tx: WriteTx,
   peer: PeerName,
   move: { kind: "rename" | "branch"; path: Path; dest: Path; hash: Hash },
+  alloc: InodeAllocator | null = null,
 ): void {
   const source = peerFile(tx, move.path, peer);
   const version: RemoteVersion = source !== null && sameHash(source.hash, move.hash)
@@ -390,8 +407,9 @@ export function peerMoved(
     : { hash: move.hash, size: defaultVersion(tx, move.path)?.size ?? 0, mtime: UnixTime.now() };
   if (move.kind === "rename") peerRemoved(tx, peer, move.path, move.hash);
   const existing = peerFile(tx, move.dest, peer);
-  if (existing !== null) peerReplaced(tx, peer, { path: move.dest, ...version }, existing.hash);
-  else peerAdded(tx, peer, { path: move.dest, ...version });
+  if (existing !== null) {
+    peerReplaced(tx, peer, { path: move.dest, ...version }, existing.hash, alloc);
+  } else peerAdded(tx, peer, { path: move.dest, ...version }, alloc);
 }
 
 /**
@@ -467,21 +485,41 @@ export function setPeerProgress(
  * @param tx a write transaction on the arena database
  * @param peer the peer that sent it
  * @param n the notification
+ * @param alloc the arena's inode allocator: nodes for new remote entries are made at once
+ *   (without it they are made when first looked up)
  */
-export function applyNotification(tx: WriteTx, peer: PeerName, n: Notification): void {
+export function applyNotification(
+  tx: WriteTx,
+  peer: PeerName,
+  n: Notification,
+  alloc: InodeAllocator | null = null,
+): void {
   switch (n.kind) {
     case "add":
-      return peerAdded(tx, peer, n);
+      return peerAdded(tx, peer, n, alloc);
     case "replace":
-      return peerReplaced(tx, peer, n, n.oldHash);
+      return peerReplaced(tx, peer, n, n.oldHash, alloc);
     case "remove":
       return peerRemoved(tx, peer, n.path, n.oldHash);
     case "drop":
       return peerDropped(tx, peer, n.path, n.oldHash);
     case "rename":
     case "branch":
-      return peerMoved(tx, peer, n);
+      return peerMoved(tx, peer, n, alloc);
     default:
       return unreachable(n);
   }
+}
+
+/** Deletes the node of a path where nothing exists any more (locally or remotely). */
+function dropNodeIfGone(tx: WriteTx, path: Path): void {
+  tx.run(
+    `DELETE FROM unreal_node WHERE path = ?1
+       AND NOT EXISTS (SELECT 1 FROM unreal_default WHERE path = ?1)
+       AND NOT EXISTS (SELECT 1 FROM unreal_dir WHERE path = ?1)
+       AND NOT EXISTS (SELECT 1 FROM index_file WHERE path = ?1)
+       AND NOT EXISTS (SELECT 1 FROM index_dir WHERE path = ?1)
+       AND NOT EXISTS (SELECT 1 FROM unreal_node c WHERE c.parent = unreal_node.ino)`,
+    path,
+  );
 }

@@ -22,6 +22,7 @@ export const UNREAL_SCHEMA: Schema = {
        path TEXT NOT NULL UNIQUE
      );
      CREATE UNIQUE INDEX unreal_node_child ON unreal_node (parent, name);
+     CREATE INDEX unreal_node_listing ON unreal_node (parent, ino);
      CREATE TABLE unreal_peer_file (
        path TEXT NOT NULL,
        peer TEXT NOT NULL,
