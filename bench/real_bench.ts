@@ -53,7 +53,7 @@ async function child(workdir: string, datadir: string): Promise<ChildReport> {
  * @returns the results
  */
 export async function run(): Promise<Result[]> {
-  const dir = Deno.makeTempDirSync({ prefix: "realize-bench-real-" });
+  const dir = await Deno.makeTempDir({ prefix: "realize-bench-real-" });
   try {
     const datadir = `${dir}/data`;
     makeTree(datadir);
@@ -86,6 +86,6 @@ export async function run(): Promise<Result[]> {
       },
     ];
   } finally {
-    Deno.removeSync(dir, { recursive: true });
+    await Deno.remove(dir, { recursive: true });
   }
 }

@@ -9,4 +9,6 @@ export { ErrnoError, strerror } from "./library.ts";
 export { type FileLock, tryLockExclusive } from "./flock.ts";
 export { type FileKind, type FileStat, lstat } from "./stat.ts";
 export { getXattr, listXattr, removeXattr, setXattr, type XattrFlag } from "./xattr.ts";
+export { DATA_EXTENTS_MAX, dataExtents, type Extent, punchHole } from "./sparse.ts";
+export { type FsSpace, statvfs } from "./statvfs.ts";
 export { IN, Inotify, type InotifyEvent, WatchLimitReached } from "./inotify.ts";

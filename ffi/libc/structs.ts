@@ -58,6 +58,27 @@ export const STATX = {
 } as const satisfies StructLayout;
 
 /**
+ * `struct statvfs` from glibc `<sys/statvfs.h>` (64-bit: every field is an `unsigned long`
+ * or a 64-bit count, then `int __f_spare[6]`). Block counts are in `f_frsize` units.
+ */
+export const STATVFS = {
+  size: 112,
+  fields: {
+    f_bsize: [0, "u64"],
+    f_frsize: [8, "u64"],
+    f_blocks: [16, "u64"],
+    f_bfree: [24, "u64"],
+    f_bavail: [32, "u64"],
+    f_files: [40, "u64"],
+    f_ffree: [48, "u64"],
+    f_favail: [56, "u64"],
+    f_fsid: [64, "u64"],
+    f_flag: [72, "u64"],
+    f_namemax: [80, "u64"],
+  },
+} as const satisfies StructLayout;
+
+/**
  * Checks a layout: fields are naturally aligned, fit in `size`, and do not overlap.
  *
  * @param name the struct's name, for messages
@@ -120,3 +141,4 @@ if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
   throw new Error("Cannot use ffi/libc struct layouts: this platform is not little-endian");
 }
 checkLayout("struct statx", STATX);
+checkLayout("struct statvfs", STATVFS);

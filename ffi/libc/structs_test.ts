@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { checkLayout, FIELD_SIZE, readField, STATX, type StructLayout } from "./structs.ts";
+import {
+  checkLayout,
+  FIELD_SIZE,
+  readField,
+  STATVFS,
+  STATX,
+  type StructLayout,
+} from "./structs.ts";
 
 /** Whether a C compiler is on PATH. */
 function hasCc(): boolean {
@@ -16,23 +23,35 @@ function cMember(field: string): string {
   return field.replace(/_(sec|nsec)$/, ".tv_$1");
 }
 
-/** Compiles and runs a probe printing `name offset size` per field and `sizeof N`. */
-function probeStatx(): Map<string, [number, number]> {
+/**
+ * Compiles and runs a probe printing `name offset size` per field and `sizeof N`.
+ *
+ * @param struct the C type, e.g. `struct statx`
+ * @param header the header declaring it
+ * @param layout the table to check
+ * @param member maps a flattened field name to its C member designator
+ */
+function probe(
+  struct: string,
+  header: string,
+  layout: StructLayout,
+  member: (field: string) => string = (field) => field,
+): Map<string, [number, number]> {
   const dir = Deno.makeTempDirSync({ prefix: "realize-structs-" });
   try {
-    const lines = Object.keys(STATX.fields).map((field) => {
-      const member = cMember(field);
-      return `  printf("${field} %zu %zu\\n", offsetof(struct statx, ${member}), ` +
-        `sizeof(((struct statx *)0)->${member}));`;
+    const lines = Object.keys(layout.fields).map((field) => {
+      const m = member(field);
+      return `  printf("${field} %zu %zu\\n", offsetof(${struct}, ${m}), ` +
+        `sizeof(((${struct} *)0)->${m}));`;
     });
     const source = [
       "#define _GNU_SOURCE",
       "#include <stddef.h>",
       "#include <stdio.h>",
-      "#include <sys/stat.h>",
+      `#include <${header}>`,
       "int main(void) {",
       ...lines,
-      '  printf("sizeof %zu 0\\n", sizeof(struct statx));',
+      `  printf("sizeof %zu 0\\n", sizeof(${struct}));`,
       "  return 0;",
       "}",
     ].join("\n");
@@ -53,20 +72,33 @@ function probeStatx(): Map<string, [number, number]> {
   }
 }
 
+/** Asserts that a C probe agrees with a layout table on every field and the size. */
+function assertMatchesProbe(layout: StructLayout, probed: Map<string, [number, number]>): void {
+  assert.deepEqual(probed.get("sizeof"), [layout.size, 0]);
+  for (const [field, [offset, type]] of Object.entries(layout.fields)) {
+    assert.deepEqual(probed.get(field), [offset, FIELD_SIZE[type]], field);
+  }
+}
+
 Deno.test({
   name: "STATX matches offsetof and sizeof from a C probe",
   ignore: !hasCc(),
   fn() {
-    const probe = probeStatx();
-    assert.deepEqual(probe.get("sizeof"), [STATX.size, 0]);
-    for (const [field, [offset, type]] of Object.entries(STATX.fields)) {
-      assert.deepEqual(probe.get(field), [offset, FIELD_SIZE[type]], field);
-    }
+    assertMatchesProbe(STATX, probe("struct statx", "sys/stat.h", STATX, cMember));
   },
 });
 
-Deno.test("checkLayout() accepts STATX", () => {
+Deno.test({
+  name: "STATVFS matches offsetof and sizeof from a C probe",
+  ignore: !hasCc(),
+  fn() {
+    assertMatchesProbe(STATVFS, probe("struct statvfs", "sys/statvfs.h", STATVFS));
+  },
+});
+
+Deno.test("checkLayout() accepts STATX and STATVFS", () => {
   checkLayout("struct statx", STATX);
+  checkLayout("struct statvfs", STATVFS);
 });
 
 Deno.test("checkLayout() throws on overlap, overflow and misalignment", () => {

@@ -16,6 +16,12 @@ export const LIBC_SYMBOLS = {
   pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
   // int ftruncate(int fd, off_t length);
   ftruncate: { parameters: ["i32", "i64"], result: "i32" },
+  // off_t lseek(int fd, off_t offset, int whence);   whence 3/4: SEEK_DATA/SEEK_HOLE
+  lseek: { parameters: ["i32", "i64", "i32"], result: "i64" },
+  // int fallocate(int fd, int mode, off_t offset, off_t len);
+  fallocate: { parameters: ["i32", "i32", "i64", "i64"], result: "i32" },
+  // int statvfs(const char *restrict path, struct statvfs *restrict buf);
+  statvfs: { parameters: ["buffer", "buffer"], result: "i32" },
   // int statx(int dirfd, const char *restrict pathname, int flags, unsigned int mask,
   //           struct statx *restrict statxbuf);   (glibc >= 2.28)
   statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },

@@ -8,6 +8,7 @@
 
 import { ARENA_INODE_SCHEMA, DIRTY_SCHEMA, type Schema } from "../storage/mod.ts";
 import { REAL_SCHEMAS } from "../real/mod.ts";
+import { BLOB_SCHEMA } from "./blob_schema.ts";
 import { UNREAL_SCHEMA } from "./tree.ts";
 
 export { ArenaView, type Attr, type DirEntry, READDIR_BATCH_MAX } from "./arena_view.ts";
@@ -38,6 +39,7 @@ export { type Node, nodeByIno, nodeByPath, UNREAL_SCHEMA } from "./tree.ts";
 export const ARENA_SCHEMAS: readonly Schema[] = [
   ...REAL_SCHEMAS,
   UNREAL_SCHEMA,
+  BLOB_SCHEMA,
   DIRTY_SCHEMA,
   ARENA_INODE_SCHEMA,
 ];
