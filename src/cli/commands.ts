@@ -109,7 +109,7 @@ const LIST: Command[] = [
   },
   {
     name: "ls",
-    usage: "ls ARENA [PATH]",
+    usage: "ls [--config FILE] [--json] ARENA [PATH]",
     summary: "list files with their versions and cache state",
     options: CLIENT,
   },

@@ -19,6 +19,8 @@ import {
 } from "./commands.ts";
 import { type CliIo, EXIT, UsageError } from "./io.ts";
 import { keygen } from "./keygen.ts";
+import { ls } from "./ls.ts";
+import { loadConfig } from "../config/mod.ts";
 import { checkConfig, runDaemon } from "./daemon.ts";
 
 export { captureIo, type CliIo, EXIT, processIo, UsageError } from "./io.ts";
@@ -31,7 +33,21 @@ const HANDLERS: Record<string, Handler> = {
     return EXIT.ok;
   },
   check: ({ values, io }) => checkConfig(requireString(values, "config"), io),
+  ls: async ({ values, positionals, io }) => {
+    const [arena, path, ...extra] = positionals;
+    if (arena === undefined) throw new UsageError("missing ARENA (usage: realize ls ARENA [PATH])");
+    if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
+    const config = await loadConfig(configPath(values, io));
+    return ls(config, { arena, path, io }, { json: values.json === true });
+  },
 };
+
+/** `--config`, else `$REALIZE_CONFIG`, else `/etc/realize/config.toml`. */
+function configPath(values: Invocation["values"], io: CliIo): string {
+  const v = values.config;
+  if (typeof v === "string" && v !== "") return v;
+  return io.env("REALIZE_CONFIG") ?? "/etc/realize/config.toml";
+}
 
 function requireString(values: Invocation["values"], name: string): string {
   const v = values[name];
