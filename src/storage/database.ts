@@ -20,7 +20,7 @@ import { assert, AssertionError } from "../util/mod.ts";
 
 /** How long a connection waits for another connection's lock before failing. */
 export const BUSY_TIMEOUT_MS_DEFAULT = 5000;
-/** Prepared statements kept per connection (least recently used are dropped). */
+/** Prepared statements kept per connection (the oldest prepared are dropped first). */
 export const STATEMENTS_CACHED_MAX = 256;
 /** Nesting limit for `write()` inside `write()` (SAVEPOINTs). */
 export const SAVEPOINTS_MAX = 32;
@@ -404,6 +404,8 @@ class Connection {
   readonly path: string;
   readonly #conn: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
+  /** Statements returning rows as arrays (a flag of the statement, so a cache apart). */
+  readonly #arrayStatements = new Map<string, StatementSync>();
   readonly #iterators = new Set<Iterator<unknown>>();
   scopes: Scope[] = [];
   readOnlyDepth = 0;
@@ -523,6 +525,7 @@ class Connection {
 
   close(): void {
     this.#statements.clear();
+    this.#arrayStatements.clear();
     try {
       this.#conn.close();
     } catch (cause) {
