@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Hash } from "../types/mod.ts";
-import { HASH_QUEUE_MAX, HashPool } from "./hash_pool.ts";
+import { HASH_BATCH_JOBS_MAX, HASH_QUEUE_MAX, HashPool } from "./hash_pool.ts";
+import { HASH_BATCH_BYTES_MAX, HASH_DEFER_BYTES } from "./hash_worker.ts";
 
 const MiB = 1 << 20;
 
@@ -275,6 +276,163 @@ Deno.test("close() rejects running and queued jobs and later calls", async () =>
     await assert.rejects(pool.hashFile(fifo), /the hash pool is closed/);
     await pool.close(); // idempotent
     await releaseFifo(fifo);
+  });
+});
+
+Deno.test("hashFile() hands a worker many small files per message", async () => {
+  await withDir(async (dir) => {
+    const contents = Array.from({ length: 200 }, (_, i) => randomBytes(100 + i));
+    const paths = contents.map((_, i) => `${dir}/f${i}`);
+    for (const [i, path] of paths.entries()) await Deno.writeFile(path, contents[i]!);
+    const pool = new HashPool({ workers: 1 });
+    try {
+      const results = await Promise.all(paths.map((path) => pool.hashFile(path)));
+      for (const [i, r] of results.entries()) {
+        assert.equal(r.hash.toString(), Hash.of(contents[i]!).toString(), paths[i]);
+      }
+      // The first job finds the worker idle and goes alone; the 199 others wait for it.
+      assert.equal(pool.batches, 1 + Math.ceil(199 / HASH_BATCH_JOBS_MAX));
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+Deno.test("hashFile() of small files behind a large one in a batch does not wait for it", async () => {
+  await withDir(async (dir) => {
+    const large = `${dir}/large`;
+    await Deno.writeFile(large, new Uint8Array(0));
+    await Deno.truncate(large, 2 * 1024 * MiB); // zeros, read fast but for a while
+    const small = Array.from({ length: 20 }, (_, i) => `${dir}/s${i}`);
+    for (const path of small) await Deno.writeFile(path, new Uint8Array([1, 2, 3]));
+    const pool = new HashPool({ workers: 1 });
+    try {
+      const first = pool.hashFile(small[0]!); // keeps the worker busy: the rest form a batch
+      const finished: string[] = [];
+      const jobs = [large, ...small].map((path) =>
+        pool.hashFile(path).then((r) => {
+          finished.push(path);
+          return r;
+        })
+      );
+      await first;
+      const [big] = await Promise.all(jobs);
+      assert.equal(big!.bytesRead, 2 * 1024 * MiB);
+      assert.equal(finished.at(-1), large);
+      assert.equal(pool.batches, 2);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+Deno.test("hashFile() hands back the rest of a batch once a worker hashed its budget", async () => {
+  await withDir(async (dir) => {
+    const content = randomBytes(HASH_DEFER_BYTES); // the largest file that is not large
+    const paths = Array.from({ length: 20 }, (_, i) => `${dir}/f${i}`);
+    for (const path of paths) await Deno.writeFile(path, content);
+    await Deno.writeFile(`${dir}/a`, new Uint8Array([7]));
+    const pool = new HashPool({ workers: 1 });
+    try {
+      const first = pool.hashFile(`${dir}/a`); // keeps the worker busy: the rest form a batch
+      const results = await Promise.all(paths.map((path) => pool.hashFile(path)));
+      await first;
+      for (const r of results) assert.equal(r.hash.toString(), Hash.of(content).toString());
+      const perBatch = HASH_BATCH_BYTES_MAX / HASH_DEFER_BYTES;
+      assert.equal(pool.batches, 1 + Math.ceil(paths.length / perBatch));
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+Deno.test("hashFile() hands the large files of a batch but one to other workers", async () => {
+  await withDir(async (dir) => {
+    const [huge, large, small] = [`${dir}/huge`, `${dir}/large`, `${dir}/small`];
+    await Deno.writeFile(huge, new Uint8Array(0));
+    await Deno.truncate(huge, 2 * 1024 * MiB); // zeros, read fast but for a while
+    await Deno.writeFile(large, randomBytes(2 * HASH_DEFER_BYTES));
+    await Deno.writeFile(small, new Uint8Array([1, 2, 3]));
+    const pool = new HashPool({ workers: 2 });
+    try {
+      const first = pool.hashFile(small); // the first worker: the others form one batch
+      const finished: string[] = [];
+      const jobs = [huge, large, small].map((path) =>
+        pool.hashFile(path).then(() => finished.push(path))
+      );
+      await Promise.all([first, ...jobs]);
+      // The second worker keeps the huge file, the first one (free) takes the large one.
+      assert.deepEqual(finished, [small, large, huge]);
+      assert.equal(pool.batches, 3);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+Deno.test("hashFile() abort of a job waiting in a running batch skips it", async () => {
+  await withDir(async (dir) => {
+    const [blocking, skipped] = [`${dir}/fifo1`, `${dir}/fifo2`];
+    await mkfifo(blocking);
+    await mkfifo(skipped); // were it opened, the worker would block there for good
+    await Deno.writeFile(`${dir}/a`, new Uint8Array([7]));
+    const pool = new HashPool({ workers: 1 });
+    try {
+      const first = pool.hashFile(`${dir}/a`);
+      const controller = new AbortController();
+      const jobs = [
+        assert.rejects(pool.hashFile(blocking), Deno.errors.NotSupported),
+        assert.rejects(pool.hashFile(skipped, { signal: controller.signal }), /not needed/),
+        pool.hashFile(`${dir}/a`),
+      ];
+      await first; // the three others now form the worker's batch, blocked on the first
+      assert.equal(pool.busy, 1);
+      await delay(100);
+      controller.abort(new Error("not needed"));
+      await releaseFifo(blocking);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stuck = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("the worker opened the skipped job")), 10_000);
+      });
+      const [, , last] = await Promise.race([Promise.all(jobs), stuck]).finally(() =>
+        clearTimeout(timer)
+      );
+      assert.equal(last!.bytesRead, 1);
+      assert.equal(pool.batches, 2); // the worker went on: nothing was sent again
+    } finally {
+      await pool.close();
+      await releaseFifo(skipped);
+    }
+  });
+});
+
+Deno.test("hashFile() abort of the running job of a batch queues the others again", async () => {
+  await withDir(async (dir) => {
+    const fifo = `${dir}/fifo`;
+    await mkfifo(fifo);
+    const content = randomBytes(1000);
+    await Deno.writeFile(`${dir}/a`, content);
+    const pool = new HashPool({ workers: 1 });
+    try {
+      const first = pool.hashFile(`${dir}/a`);
+      const controller = new AbortController();
+      const before = pool.hashFile(`${dir}/a`); // done, but reported with the whole batch
+      const blocked = pool.hashFile(fifo, { signal: controller.signal });
+      const after = pool.hashFile(`${dir}/a`);
+      await first;
+      await delay(100);
+      assert.equal(pool.busy, 1);
+      controller.abort(new Error("took too long"));
+      await assert.rejects(blocked, /took too long/);
+      for (const r of await Promise.all([before, after])) {
+        assert.equal(r.hash.toString(), Hash.of(content).toString());
+      }
+      assert.equal(pool.batches, 3); // the others went to a new worker
+      assert.equal(pool.busy, 0);
+    } finally {
+      await pool.close();
+      await releaseFifo(fifo);
+    }
   });
 });
 

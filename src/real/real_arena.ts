@@ -29,6 +29,11 @@ const PENDING_BATCH = 256;
 export const RACY_WINDOW_MS = 20;
 /** How long to wait before hashing again a file that could not be read. */
 const HASH_RETRY_MS = 30_000;
+/**
+ * Files in flight in the hash pool per hasher: enough queued for the pool to hand each
+ * worker a batch of small files per message (its worker count still bounds parallelism).
+ */
+const HASH_JOBS_PER_HASHER = 32;
 /** Most hashes recorded in one transaction. */
 const HASHES_PER_COMMIT = 256;
 /** Longest a finished hash waits to be recorded. */
@@ -76,7 +81,7 @@ export interface RealStatus {
   readonly files: number;
   /** Files waiting for their hash. */
   readonly pending: number;
-  /** Files being hashed now. */
+  /** Files handed to the hash pool (hashing or queued there). */
   readonly hashing: number;
 }
 
@@ -257,8 +262,9 @@ export class RealArena {
           next = Math.min(next ?? Infinity, due);
           continue;
         }
-        while (this.#hashing.size >= this.#o.hashersMax && !this.#stop.signal.aborted) {
-          await Promise.race(this.#hashing.values());
+        const inFlightMax = this.#o.hashersMax * HASH_JOBS_PER_HASHER;
+        while (this.#hashing.size >= inFlightMax && !this.#stop.signal.aborted) {
+          await this.#sleep(null); // each job's end wakes it (a race over them all is O(n))
         }
         if (this.#stop.signal.aborted) return;
         const job = this.#hashOne(e).finally(() => {
