@@ -98,6 +98,26 @@ export function recordRemoved(tx: WriteTx, path: Path): boolean {
 }
 
 /**
+ * Records that this peer no longer keeps a local file whose version other peers have or
+ * replaced (`drop`), or that it deleted it because a peer deleted it (`remove`): the
+ * index entry goes, with the matching history entry. Only an indexed, unmodified file
+ * of version `hash` qualifies.
+ *
+ * @param tx a write transaction
+ * @param path the file
+ * @param hash the version it must still be
+ * @param kind `drop` or `remove`
+ * @returns false when the entry is not that version (nothing changed)
+ */
+export function recordGone(tx: WriteTx, path: Path, hash: Hash, kind: "drop" | "remove"): boolean {
+  const entry = getFile(tx, path);
+  if (entry === null || entry.hash === null || !entry.hash.equals(hash)) return false;
+  deleteFile(tx, path);
+  appendHistory(tx, { kind, path, oldHash: hash });
+  return true;
+}
+
+/**
  * Records that the indexed file at `from` is now at `to` (same inode and version).
  * Falls back to remove + add when `from` is pending (peers have no hash to move).
  *

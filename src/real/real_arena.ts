@@ -14,10 +14,11 @@
 import type { Database } from "../storage/mod.ts";
 import { type Hash, type Path, paths } from "../types/mod.ts";
 import { logger } from "../util/mod.ts";
-import { applyXattrMark, recordHash } from "./changes.ts";
+import { applyXattrMark, recordGone, recordHash } from "./changes.ts";
+import { lstat } from "../../ffi/libc/mod.ts";
 import { Datadir } from "./datadir.ts";
 import type { HashFileOptions, HashResult } from "./hash_pool.ts";
-import { type IndexEntry, indexStats, pendingFiles, sameVersion } from "./index.ts";
+import { getFile, type IndexEntry, indexStats, pendingFiles, sameVersion } from "./index.ts";
 import { Reconciler } from "./reconciler.ts";
 import { Watcher, type WatchEvent, type WatchFactory, WatchLimitError } from "./watcher.ts";
 
@@ -65,6 +66,11 @@ export interface RealArenaOptions {
   readonly watch?: WatchFactory;
   /** Full-scan interval when inotify is unavailable. */
   readonly pollIntervalMs?: number;
+  /**
+   * Where local files are parked before deletion (on the datadir's filesystem, e.g.
+   * `<workdir>/trash`); without it they are deleted in place.
+   */
+  readonly trashDir?: string;
 }
 
 /** What hashes files for an arena: a `HashPool`, or a twin in tests. */
@@ -330,6 +336,50 @@ export class RealArena {
       for (const { entry, hash } of done) recordHash(tx, entry.path, entry, hash);
     });
     this.#wake();
+  }
+
+  /**
+   * Deletes a local file that a peer deleted (`remove`) or replaced with a newer version
+   * (`drop`), only if it is still exactly version `hash` as indexed. The index and the
+   * history change first; the file is then moved to the trash directory (same filesystem
+   * as the datadir), checked once more, and deleted — or put back if it changed in the
+   * meantime, in which case it is indexed again as a new file. Nothing a user wrote is
+   * ever deleted.
+   *
+   * @param path the file
+   * @param hash the version it must be
+   * @param kind `remove` (a peer deleted it) or `drop` (a newer version exists)
+   * @returns true when the file was deleted
+   */
+  async deleteLocal(path: Path, hash: Hash, kind: "drop" | "remove"): Promise<boolean> {
+    const entry = this.#o.db.read((tx) => getFile(tx, path));
+    const found = this.#dir.stat(path, true);
+    if (entry?.hash?.equals(hash) !== true) return false;
+    if (found.kind !== "file" || !sameVersion(found.version, entry)) return false;
+    if (!this.#o.db.write((tx) => recordGone(tx, path, hash, kind))) return false;
+    const trash = this.#o.trashDir;
+    if (trash === undefined) {
+      await Deno.remove(this.#dir.abs(path)).catch(() => {});
+      return true;
+    }
+    await Deno.mkdir(trash, { recursive: true });
+    const parked = `${trash}/${crypto.randomUUID()}`;
+    try {
+      await Deno.rename(this.#dir.abs(path), parked);
+    } catch {
+      return true; // gone already
+    }
+    const moved = lstat(parked);
+    const same = moved !== null && moved.ino === entry.ino && moved.size === entry.size &&
+      moved.mtimeSecs === entry.mtime.secs && moved.mtimeNsecs === entry.mtime.nsecs;
+    if (!same) {
+      // Written to between the check and the move: put it back; it is indexed anew.
+      await Deno.rename(parked, this.#dir.abs(path));
+      this.#push({ kind: "check", path });
+      return false;
+    }
+    await Deno.remove(parked);
+    return true;
   }
 
   /**

@@ -4,6 +4,7 @@
 // deno-lint-ignore-file no-sync-fn-in-async-fn
 import assert from "node:assert/strict";
 import { IN, type InotifyEvent, WatchLimitReached } from "../../ffi/libc/mod.ts";
+import { paths } from "../types/mod.ts";
 import { hashOf, RealFixture, waitUntil } from "./_testing.ts";
 
 const encoder = new TextEncoder();
@@ -368,3 +369,27 @@ Deno.test("a burst of 3,000 files written at once is indexed completely", async 
   for (const i of [0, 1499, 2999]) await f.hashed(`burst/f${i}`, `content ${i}`);
   assert.equal(f.arena.status().pending, 0);
 });
+
+Deno.test("deleteLocal() deletes an unmodified file and records drop, nothing else", async () => {
+  await using f = await started({
+    files: { "old.txt": "v1", "edited.txt": "v1" },
+    arena: (f) => ({ trashDir: `${f.workdir}/trash` }),
+  });
+  await f.hashed("old.txt", "v1");
+  await f.hashed("edited.txt", "v1");
+  await f.settled();
+  const mark = f.history().length;
+  assert.equal(await f.arena.deleteLocal(paths.parse("old.txt"), hashOf("v1"), "drop"), true);
+  assert.equal(await exists(f.abs("old.txt")), false);
+  f.write("edited.txt", "v2 by the user");
+  assert.equal(await f.arena.deleteLocal(paths.parse("edited.txt"), hashOf("v1"), "drop"), false);
+  assert.equal(Deno.readTextFileSync(f.abs("edited.txt")), "v2 by the user");
+  await f.hashed("edited.txt", "v2 by the user");
+  await f.settled();
+  assert.deepEqual(f.changes(mark), ["drop old.txt", "replace edited.txt"]);
+  assert.deepEqual([...Deno.readDirSync(`${f.workdir}/trash`)], [], "the trash is emptied");
+});
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
