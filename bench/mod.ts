@@ -6,7 +6,9 @@
  */
 
 import { type Result, table } from "./_report.ts";
+import * as delta from "./delta_bench.ts";
 import * as hash from "./hash_bench.ts";
+import * as net from "./net_bench.ts";
 import * as real from "./real_bench.ts";
 import * as storage from "./storage_bench.ts";
 import * as view from "./view_bench.ts";
@@ -16,6 +18,8 @@ const SUITES: Record<string, () => Result[] | Promise<Result[]>> = {
   hash: hash.run,
   real: real.run,
   view: view.run,
+  delta: delta.run,
+  net: net.run,
 };
 
 if (import.meta.main) {

@@ -18,6 +18,7 @@ const RANK: Record<string, number> = {
   types: 1,
   keys: 1,
   config: 2,
+  delta: 2,
   storage: 3,
   real: 4,
   unreal: 5,

@@ -144,7 +144,7 @@ export class Session {
   #badMessage(error: unknown): void {
     const pe = error instanceof PeerError ? error : null;
     log.warn(`${this.peer}: ignoring a malformed message: ${describeError(error)}`);
-    if (pe?.about == null) return;
+    if (pe === null || pe.about === null) return;
     if (pe.about.kind === "request") {
       void this.#send({ id: pe.about.id, kind: "error", code: pe.code, message: pe.message });
     } else if (pe.about.kind !== "cancel" && pe.about.kind !== "ack") this.#fail(pe.about.id, pe);
