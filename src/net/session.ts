@@ -52,8 +52,11 @@ export type RequestHandler = (request: Request, ctx: RequestContext) => Promise<
 
 /** Options of {@linkcode Session.request}. */
 export interface RequestOptions {
-  /** Receives streamed items in order; its promise is awaited before the next item. */
-  readonly onItem?: (item: Item) => Promise<void> | void;
+  /**
+   * Receives streamed items in order; its promise is awaited before the next item.
+   * `id` is the request's id, for {@linkcode Session.ack}.
+   */
+  readonly onItem?: (item: Item, id: number) => Promise<void> | void;
   /** Cancels the request (the peer is told). */
   readonly signal?: AbortSignal;
   /** Items keep coming after the reply (subscriptions) until cancelled or closed. */
@@ -146,14 +149,14 @@ export class Session {
     log.warn(`${this.peer}: ignoring a malformed message: ${describeError(error)}`);
     if (pe === null || pe.about === null) return;
     if (pe.about.kind === "request") {
-      void this.#send({ id: pe.about.id, kind: "error", code: pe.code, message: pe.message });
+      this.#post({ id: pe.about.id, kind: "error", code: pe.code, message: pe.message });
     } else if (pe.about.kind !== "cancel" && pe.about.kind !== "ack") this.#fail(pe.about.id, pe);
   }
 
   #serve(id: number, request: Request): void {
     if (this.#handling.has(id)) return; // a duplicate id is ignored
     if (this.#handling.size >= HANDLERS_MAX) {
-      void this.#send({ id, kind: "error", code: "busy", message: "Too many requests at once" });
+      this.#post({ id, kind: "error", code: "busy", message: "Too many requests at once" });
       return;
     }
     const h: Handling = { abort: new AbortController(), ack: null };
@@ -206,9 +209,9 @@ export class Session {
     const p = this.#pending.get(id);
     const onItem = p?.options.onItem;
     if (p === undefined || onItem === undefined) return;
-    p.items = p.items.then(() => onItem(item)).catch((error) => {
+    p.items = p.items.then(() => onItem(item, id)).catch((error) => {
       this.#fail(id, error instanceof Error ? error : new Error(String(error)));
-      void this.#send({ id, kind: "cancel" });
+      this.#post({ id, kind: "cancel" });
     });
   }
 
@@ -246,7 +249,7 @@ export class Session {
     this.#pending.set(id, p);
     const onAbort = () => {
       this.#fail(id, options.signal?.reason ?? new PeerError("cancelled", "Cancelled"));
-      void this.#send({ id, kind: "cancel" });
+      this.#post({ id, kind: "cancel" });
     };
     options.signal?.addEventListener("abort", onAbort, { once: true });
     try {
@@ -265,6 +268,15 @@ export class Session {
    */
   async ack(id: number, seq: number): Promise<void> {
     await this.#send({ id, kind: "ack", seq });
+  }
+
+  /** Sends a message nobody waits for (cancel, error replies): failures only matter if closed. */
+  #post(m: Message): void {
+    this.#send(m).catch((error) => {
+      if (this.#closed === null) {
+        log.debug(`${this.peer}: cannot send ${m.kind}: ${describeError(error)}`);
+      }
+    });
   }
 
   async #send(m: Message): Promise<void> {

@@ -117,17 +117,15 @@ Deno.test("Session: a streaming request is cancelled by its signal; the handler 
   });
   const stop = new AbortController();
   const seen: number[] = [];
-  let id = 0;
   const reply = await s.a.request({ kind: "subscribe", arena: docs, storeId: "", lastIndex: 0 }, {
     streaming: true,
     signal: stop.signal,
-    onItem: async (item) => {
+    onItem: async (item, id) => {
       if (item.kind !== "batch") return;
       seen.push(item.seq);
       await s.a.ack(id, item.seq);
     },
   });
-  id = 1;
   assert.deepEqual(reply, { kind: "subscribed", storeId: "x", catchup: false });
   while (seen.length < 3) await new Promise((r) => setTimeout(r, 2));
   stop.abort();

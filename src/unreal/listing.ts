@@ -154,6 +154,6 @@ export function listPath(tx: ReadTx, path: Path): Listed | null {
     mtime: UnixTime.of(l.mtime_secs, l.mtime_nsecs),
   };
   const remote = d === null ? null : { peer: d.peer, hash: d.hash, size: d.size, mtime: d.mtime };
-  const cached = d?.hash == null ? null : cachedOf(tx, d.hash);
+  const cached = d === null || d.hash === null ? null : cachedOf(tx, d.hash);
   return { name, path, kind: "file", local, remote, peers: peerFiles(tx, path), cached };
 }

@@ -1,0 +1,131 @@
+// Two in-process peers over in-memory channels: subscriptions, catch-up, resume, reads,
+// rsync and local effects. The same code runs over TLS in tests/peers_test.ts.
+// deno-lint-ignore-file no-sync-fn-in-async-fn
+import assert from "node:assert/strict";
+import { getFile, historyAfter } from "../real/mod.ts";
+import { Hash, paths } from "../types/mod.ts";
+import { defaultVersion, peerFiles } from "../unreal/mod.ts";
+import { DOCS, TestPeer, until } from "./_peer_testing.ts";
+import { PeerError } from "./messages.ts";
+
+const enc = new TextEncoder();
+const h = (s: string) => Hash.of(enc.encode(s));
+const p = paths.parse;
+
+function shown(peer: TestPeer, path: string): string | null {
+  const d = peer.db.read((tx) => defaultVersion(tx, p(path)));
+  if (d === null) return null;
+  return d.hash === null ? "pending" : d.hash.toString();
+}
+
+Deno.test("a new peer catches up with every file, then follows live changes", async () => {
+  await using a = await TestPeer.start("a", { files: { "x.txt": "x", "d/y.txt": "yy" } });
+  await using b = await TestPeer.start("b", { local: false });
+  await a.settled();
+  const link = await b.connect(a);
+  try {
+    await until(() => shown(b, "d/y.txt") === h("yy").toString(), "catch-up");
+    assert.equal(shown(b, "x.txt"), h("x").toString());
+    assert.ok(b.applied.some((x) => x.catchup), "it was a catch-up");
+    a.write("new.txt", "fresh");
+    await until(() => shown(b, "new.txt") === h("fresh").toString(), "live add");
+    a.write("x.txt", "x version 2");
+    await until(() => shown(b, "x.txt") === h("x version 2").toString(), "live replace");
+    Deno.removeSync(`${a.datadir}/d/y.txt`);
+    await until(() => shown(b, "d/y.txt") === null, "live remove");
+  } finally {
+    await link.close();
+  }
+});
+
+Deno.test("a reconnecting peer resumes where it stopped, without a catch-up", async () => {
+  await using a = await TestPeer.start("a", { files: { "one": "1" } });
+  await using b = await TestPeer.start("b", { local: false });
+  await a.settled();
+  const first = await b.connect(a);
+  await until(() => shown(b, "one") === h("1").toString(), "first sync");
+  await first.close();
+  a.write("two", "2");
+  await a.settled();
+  b.applied.length = 0;
+  const second = await b.connect(a);
+  try {
+    await until(() => shown(b, "two") === h("2").toString(), "resume");
+    assert.ok(b.applied.every((x) => !x.catchup), "resumed from the saved position");
+  } finally {
+    await second.close();
+  }
+});
+
+Deno.test("read() streams a byte range of a peer's file, compressed or not", async () => {
+  const text = "0123456789".repeat(100_000); // 1 MB, compressible
+  await using a = await TestPeer.start("a", { files: { "big.txt": text } });
+  await using b = await TestPeer.start("b", { local: false });
+  await a.settled();
+  const link = await b.connect(a);
+  try {
+    await until(() => shown(b, "big.txt") === h(text).toString(), "announced");
+    for (const compress of [false, true]) {
+      const got = new Uint8Array(600_000);
+      await link.mine.read({ arena: DOCS, path: p("big.txt"), hash: h(text) }, {
+        offset: 300_000,
+        length: 600_000,
+      }, (offset, bytes) => {
+        got.set(bytes, offset - 300_000);
+      }, { compress });
+      assert.equal(new TextDecoder().decode(got), text.slice(300_000, 900_000));
+    }
+  } finally {
+    await link.close();
+  }
+});
+
+Deno.test("read() of a version the peer does not have fails with versionUnavailable", async () => {
+  await using a = await TestPeer.start("a", { files: { "f": "current" } });
+  await using b = await TestPeer.start("b", { local: false });
+  await a.settled();
+  const link = await b.connect(a);
+  try {
+    await assert.rejects(
+      link.mine.read(
+        { arena: DOCS, path: p("f"), hash: h("old") },
+        { offset: 0, length: 10 },
+        () => {},
+      ),
+      (e) => e instanceof PeerError && e.code === "versionUnavailable",
+    );
+    await assert.rejects(
+      link.mine.read(
+        { arena: DOCS, path: p("missing"), hash: h("x") },
+        { offset: 0, length: 1 },
+        () => {},
+      ),
+      (e) => e instanceof PeerError && e.code === "notFound",
+    );
+  } finally {
+    await link.close();
+  }
+});
+
+Deno.test("a peer's edit drops our unmodified local copy of the version it replaced", async () => {
+  await using a = await TestPeer.start("a", { files: { "shared.txt": "v1", "keep.txt": "k" } });
+  await using b = await TestPeer.start("b", { files: { "shared.txt": "v1", "keep.txt": "k" } });
+  await a.settled();
+  await b.settled();
+  const link = await b.connect(a);
+  try {
+    await until(() => b.db.read((tx) => peerFiles(tx, p("shared.txt"))).length === 1, "synced");
+    a.write("shared.txt", "v2 from a");
+    await until(() => shown(b, "shared.txt") === h("v2 from a").toString(), "replace applied");
+    await until(
+      () => b.db.read((tx) => getFile(tx, p("shared.txt"))) === null,
+      "local copy dropped",
+    );
+    assert.equal(await Deno.stat(`${b.datadir}/shared.txt`).then(() => true, () => false), false);
+    const drops = b.db.read((tx) => historyAfter(tx, 0, 100)).filter((e) => e.kind === "drop");
+    assert.deepEqual(drops.map((e) => e.path), ["shared.txt"]);
+    assert.notEqual(b.db.read((tx) => getFile(tx, p("keep.txt"))), null, "others untouched");
+  } finally {
+    await link.close();
+  }
+});
