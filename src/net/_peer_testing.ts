@@ -6,7 +6,9 @@
  * @module
  */
 
+import type { PeerConfig } from "../config/mod.ts";
 import { DeltaPool } from "../delta/mod.ts";
+import { decodePublicKeyPem, generateKeyPair, type KeyPair } from "../keys/mod.ts";
 import { HashPool, RealArena } from "../real/mod.ts";
 import {
   type Database,
@@ -24,6 +26,7 @@ import {
 import { ARENA_SCHEMAS, GLOBAL_TREE_SCHEMA, UnrealArena } from "../unreal/mod.ts";
 import { memoryChannels } from "./_memory_channel.ts";
 import { PROTOCOL_VERSION } from "./messages.ts";
+import { Household } from "./household.ts";
 import { type Applied, PeerLink } from "./peer_link.ts";
 import { Session } from "./session.ts";
 import { Store } from "./store.ts";
@@ -43,6 +46,8 @@ export class TestPeer {
   readonly pool = new HashPool({ workers: 1 });
   readonly deltas = new DeltaPool({ workers: 1 });
   readonly applied: Applied[] = [];
+  keys!: KeyPair;
+  household: Household | null = null;
   #mark: Mark;
 
   private constructor(name: string, local: boolean, mark: Mark) {
@@ -64,6 +69,7 @@ export class TestPeer {
     options: { local?: boolean; files?: Record<string, string>; mark?: Mark } = {},
   ): Promise<TestPeer> {
     const p = new TestPeer(name, options.local ?? true, options.mark ?? "watch");
+    p.keys = await generateKeyPair();
     for (const [path, content] of Object.entries(options.files ?? {})) p.write(path, content);
     await p.open();
     return p;
@@ -175,8 +181,58 @@ export class TestPeer {
     };
   }
 
+  /**
+   * This peer as another peer's `[[peer]]` entry.
+   *
+   * @param options its address (when the other dials it) and the batch rate limit
+   * @returns the entry
+   */
+  asPeer(options: { port?: number | null; batchRateLimit?: number } = {}): PeerConfig {
+    return {
+      name: this.name,
+      address: options.port == null ? null : { host: "127.0.0.1", port: options.port },
+      pubkey: decodePublicKeyPem(this.keys.publicKey.pem),
+      batchRateLimitBytesPerSec: options.batchRateLimit ?? null,
+    };
+  }
+
+  /**
+   * Joins a household over real TLS on loopback.
+   *
+   * @param peers the other peers' entries (with an address for those to dial)
+   * @param options `listen`: listen on this port (0: any) or not at all (`null`)
+   * @returns the household
+   */
+  async join(peers: PeerConfig[], options: { listen?: number | null } = {}): Promise<Household> {
+    const port = options.listen === undefined ? 0 : options.listen;
+    this.household = await Household.start({
+      keys: this.keys,
+      peers,
+      listen: port === null ? null : { host: "127.0.0.1", port },
+      arenas: new Map([[DOCS, {
+        db: this.db,
+        datadir: this.datadir,
+        unreal: this.unreal,
+        real: this.real,
+        mark: this.#mark,
+      }]]),
+      software: "test",
+      deltas: this.deltas,
+      backoff: { initialMs: 50, maxMs: 500 },
+      onApplied: (a) => this.applied.push(a),
+    });
+    return this.household;
+  }
+
+  /** Leaves the household. */
+  async leave(): Promise<void> {
+    await this.household?.stop();
+    this.household = null;
+  }
+
   /** Stops everything and removes the directory. */
   async [Symbol.asyncDispose](): Promise<void> {
+    await this.leave();
     await this.close();
     await this.pool.close();
     await this.deltas.close();

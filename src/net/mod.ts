@@ -57,6 +57,32 @@ export { AuthError, type AuthErrorCode, ConnectionClosedError, ProtocolError } f
 export { FRAME_BYTES_MAX, FRAME_HEADER_BYTES } from "./framing.ts";
 export { HANDSHAKE_TIMEOUT_MS, HANDSHAKE_VERSION } from "./handshake.ts";
 export {
+  Household,
+  type HouseholdArena,
+  type HouseholdOptions,
+  type PeerState,
+} from "./household.ts";
+export {
+  type ErrorCode,
+  type Hello,
+  type Item,
+  type Message,
+  PeerError,
+  PROTOCOL_VERSION,
+  type Reply,
+  type Request,
+  type WireNotification,
+} from "./messages.ts";
+export { type Applied, type LinkedArena, PeerLink, type ReadOptions } from "./peer_link.ts";
+export {
+  type FrameChannel,
+  HANDLERS_MAX,
+  type RequestContext,
+  REQUESTS_MAX,
+  Session,
+} from "./session.ts";
+export { BATCH_WINDOW, READ_CHUNK_BYTES, type ServedArena, Store } from "./store.ts";
+export {
   ACCEPT_RETRY_MS,
   HANDSHAKES_MAX,
   listen,
