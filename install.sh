@@ -60,7 +60,7 @@ bindir=${REALIZE_BIN_DIR:-$bindir}
 
 # --- 1. Debian packages ----------------------------------------------------------------
 packages="fuse3 libfuse3-3"
-[ "$dev" = 1 ] && packages="$packages attr b3sum rsync rdiff capnproto"
+[ "$dev" = 1 ] && packages="$packages attr b3sum rsync rdiff capnproto libfuse3-dev"
 missing=""
 for p in $packages; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

@@ -8,7 +8,7 @@
  */
 
 /** A field's C type. `i64`/`u64` are read as safe-integer numbers. */
-export type FieldType = "u16" | "u32" | "i64" | "u64";
+export type FieldType = "u16" | "u32" | "i32" | "i64" | "u64" | "f64";
 
 /** A field: byte offset and type. */
 export type Field = readonly [offset: number, type: FieldType];
@@ -22,7 +22,14 @@ export interface StructLayout {
 }
 
 /** Size in bytes of each field type. */
-export const FIELD_SIZE: Readonly<Record<FieldType, number>> = { u16: 2, u32: 4, i64: 8, u64: 8 };
+export const FIELD_SIZE: Readonly<Record<FieldType, number>> = {
+  u16: 2,
+  u32: 4,
+  i32: 4,
+  i64: 8,
+  u64: 8,
+  f64: 8,
+};
 
 /**
  * `struct statx` from `<linux/stat.h>` (via glibc `<sys/stat.h>`). The timestamps are
@@ -121,6 +128,10 @@ export function readField(view: DataView, field: Field): number {
       return view.getUint16(offset, true);
     case "u32":
       return view.getUint32(offset, true);
+    case "i32":
+      return view.getInt32(offset, true);
+    case "f64":
+      return view.getFloat64(offset, true);
     case "u64":
     case "i64": {
       // Two halves avoid a BigInt per field; hi * 2^32 + lo is exact below 2^53.
@@ -134,6 +145,30 @@ export function readField(view: DataView, field: Field): number {
       }
       return value;
     }
+  }
+}
+
+/**
+ * Writes a field into a struct's bytes.
+ *
+ * @param view a view of the struct
+ * @param field the field
+ * @param value a number (64-bit fields: a safe integer)
+ */
+export function writeField(view: DataView, field: Field, value: number): void {
+  const [offset, type] = field;
+  switch (type) {
+    case "u16":
+      return view.setUint16(offset, value, true);
+    case "u32":
+      return view.setUint32(offset, value >>> 0, true);
+    case "i32":
+      return view.setInt32(offset, value, true);
+    case "f64":
+      return view.setFloat64(offset, value, true);
+    case "u64":
+    case "i64":
+      return view.setBigInt64(offset, BigInt(Math.trunc(value)), true);
   }
 }
 

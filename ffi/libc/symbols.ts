@@ -48,6 +48,11 @@ export const LIBC_SYMBOLS = {
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   // int poll(struct pollfd *fds, nfds_t nfds, int timeout);   Blocks: runs off the JS thread.
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+  // int mount(const char *source, const char *target, const char *filesystemtype,
+  //           unsigned long mountflags, const void *data);
+  mount: { parameters: ["buffer", "buffer", "buffer", "u64", "buffer"], result: "i32" },
+  // int umount2(const char *target, int flags);
+  umount2: { parameters: ["buffer", "i32"], result: "i32" },
   // int *__errno_location(void);
   __errno_location: { parameters: [], result: "pointer" },
   // char *strerror(int errnum);

@@ -1,0 +1,20 @@
+/**
+ * libfuse3 through FFI: a session with plain-value handlers and replies (no pointers
+ * leave `ffi/`).
+ *
+ * @module
+ */
+
+export { fuse3 } from "./library.ts";
+export {
+  type Attr,
+  type DirEntryOut,
+  type EntryOut,
+  type FuseHandlers,
+  FuseReply,
+  FuseSession,
+  type MountOptions,
+  type OpenOut,
+  type StatfsOut,
+  type Timespec,
+} from "./session.ts";

@@ -1,0 +1,591 @@
+/**
+ * A libfuse3 low-level session driven from JavaScript (deno-systems.md §1a):
+ *
+ * - `fuse_session_loop` runs off the JS thread (a `nonblocking` FFI call);
+ * - each operation is a `threadSafe` callback: it copies its arguments (pointers are
+ *   valid only during the call), hands them to a handler and returns at once;
+ * - the handler replies later, exactly once, through a {@linkcode FuseReply} (a second
+ *   reply is a bug; see `FuseReply`);
+ * - unmounting follows the order that never leaves a client hanging: exit, umount2,
+ *   wait for the loop, then unmount and destroy the session.
+ *
+ * Nothing outside `ffi/` sees a pointer: handlers get numbers, strings and byte arrays.
+ *
+ * @module
+ */
+
+import { cString, ErrnoError, lastErrno } from "../libc/library.ts";
+import { MNT, umount } from "../libc/mount.ts";
+import { writeField } from "../libc/structs.ts";
+import { fuse3 } from "./library.ts";
+import {
+  ENTRY_PARAM,
+  FILE_INFO,
+  FILE_INFO_BITS,
+  FUSE_ARGS,
+  LOWLEVEL_OPS,
+  STAT,
+} from "./structs.ts";
+
+const EROFS = 30;
+const EIO = 5;
+const EINVAL = 22;
+const NAME_MAX = 4096;
+const O_ACCMODE = 3;
+const O_TRUNC = 0o1000;
+
+/** A timestamp. */
+export interface Timespec {
+  readonly secs: number;
+  readonly nsecs: number;
+}
+
+/** File attributes (a `struct stat`). */
+export interface Attr {
+  readonly ino: number;
+  /** Type and permission bits (`S_IFREG | 0o644`). */
+  readonly mode: number;
+  readonly nlink: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly size: number;
+  readonly mtime: Timespec;
+}
+
+/** What `lookup` answers. */
+export interface EntryOut {
+  readonly attr: Attr;
+  /** Seconds the kernel may cache the attributes. */
+  readonly attrTimeout: number;
+  /** Seconds the kernel may cache the name → inode mapping (also a negative answer). */
+  readonly entryTimeout: number;
+}
+
+/** What `open`/`opendir` answer. */
+export interface OpenOut {
+  readonly fh: number;
+  /** Keep the page cache between opens (content did not change). */
+  readonly keepCache?: boolean;
+  /** Bypass the page cache. */
+  readonly directIo?: boolean;
+}
+
+/** One entry for `readdir`. */
+export interface DirEntryOut {
+  readonly name: string;
+  readonly ino: number;
+  /** Type bits (`S_IFDIR`, `S_IFREG`). */
+  readonly mode: number;
+  /** Offset of the next entry. */
+  readonly next: number;
+}
+
+/** What `statfs` answers. */
+export interface StatfsOut {
+  readonly bsize: number;
+  readonly blocks: number;
+  readonly bfree: number;
+  readonly bavail: number;
+  readonly files: number;
+  readonly ffree: number;
+  readonly namemax: number;
+}
+
+/** The reply to one request: exactly one method is called, once. */
+export class FuseReply {
+  #req: Deno.PointerValue;
+  #sent = false;
+  readonly #onSent: () => void;
+
+  /** @internal */
+  constructor(req: Deno.PointerValue, onSent: () => void) {
+    this.#req = req;
+    this.#onSent = onSent;
+  }
+
+  /** Whether a reply was sent. */
+  get sent(): boolean {
+    return this.#sent;
+  }
+
+  #take(): Deno.PointerValue {
+    if (this.#sent) throw new Error("FUSE request answered twice (a bug)");
+    this.#sent = true;
+    this.#onSent();
+    return this.#req;
+  }
+
+  /** @param errno a positive errno (0: success without data) */
+  err(errno: number): void {
+    fuse3().fuse_reply_err(this.#take(), errno);
+  }
+
+  /** No reply (forget). */
+  none(): void {
+    fuse3().fuse_reply_none(this.#take());
+  }
+
+  /** @param e the entry */
+  entry(e: EntryOut): void {
+    const buf = new Uint8Array(ENTRY_PARAM.size);
+    const view = new DataView(buf.buffer);
+    writeField(view, ENTRY_PARAM.fields.ino, e.attr.ino);
+    writeField(view, ENTRY_PARAM.fields.attr_timeout, e.attrTimeout);
+    writeField(view, ENTRY_PARAM.fields.entry_timeout, e.entryTimeout);
+    writeStat(new DataView(buf.buffer, ENTRY_PARAM.fields.attr[0], STAT.size), e.attr);
+    fuse3().fuse_reply_entry(this.#take(), buf);
+  }
+
+  /** A negative lookup the kernel may cache for `timeout` seconds. */
+  noEntry(timeout: number): void {
+    const buf = new Uint8Array(ENTRY_PARAM.size); // ino 0: "does not exist"
+    writeField(new DataView(buf.buffer), ENTRY_PARAM.fields.entry_timeout, timeout);
+    fuse3().fuse_reply_entry(this.#take(), buf);
+  }
+
+  /** @param a attributes @param timeout seconds they may be cached */
+  attr(a: Attr, timeout: number): void {
+    const buf = new Uint8Array(STAT.size);
+    writeStat(new DataView(buf.buffer), a);
+    fuse3().fuse_reply_attr(this.#take(), buf, timeout);
+  }
+
+  /** @param o the open file */
+  open(o: OpenOut): void {
+    const buf = new Uint8Array(FILE_INFO.size);
+    const view = new DataView(buf.buffer);
+    writeField(view, FILE_INFO.fields.fh, o.fh);
+    const bits = (o.keepCache === true ? FILE_INFO_BITS.keepCache : 0) |
+      (o.directIo === true ? FILE_INFO_BITS.directIo : 0);
+    writeField(view, FILE_INFO.fields.bits, bits);
+    fuse3().fuse_reply_open(this.#take(), buf);
+  }
+
+  /** @param bytes the data (a read, an xattr value) */
+  buf(bytes: Uint8Array): void {
+    fuse3().fuse_reply_buf(this.#take(), bytes as Uint8Array<ArrayBuffer>, BigInt(bytes.length));
+  }
+
+  /** @param size the size of an xattr value or list (answer to a size probe) */
+  xattrSize(size: number): void {
+    fuse3().fuse_reply_xattr(this.#take(), BigInt(size));
+  }
+
+  /** @param s filesystem statistics */
+  statfs(s: StatfsOut): void {
+    const buf = new Uint8Array(112); // struct statvfs
+    const v = new DataView(buf.buffer);
+    const put = (off: number, n: number) =>
+      v.setBigUint64(off, BigInt(Math.max(0, Math.trunc(n))), true);
+    put(0, s.bsize);
+    put(8, s.bsize);
+    put(16, s.blocks);
+    put(24, s.bfree);
+    put(32, s.bavail);
+    put(40, s.files);
+    put(48, s.ffree);
+    put(56, s.ffree);
+    put(80, s.namemax);
+    fuse3().fuse_reply_statfs(this.#take(), buf);
+  }
+
+  /**
+   * Replies to `readdir` with as many entries as fit in `size` bytes.
+   *
+   * @param entries entries from the requested offset on
+   * @param size the buffer size the kernel asked for
+   * @returns how many entries were sent
+   */
+  dir(entries: readonly DirEntryOut[], size: number): number {
+    const req = this.#take();
+    const buf = new Uint8Array(size);
+    const st = new Uint8Array(STAT.size);
+    const stView = new DataView(st.buffer);
+    let used = 0;
+    let sent = 0;
+    for (const e of entries) {
+      writeField(stView, STAT.fields.st_ino, e.ino);
+      writeField(stView, STAT.fields.st_mode, e.mode);
+      const name = cString(e.name);
+      const rest = buf.subarray(used);
+      const need = Number(
+        fuse3().fuse_add_direntry(req, rest, BigInt(rest.length), name, st, BigInt(e.next)),
+      );
+      if (need > rest.length) break;
+      used += need;
+      sent++;
+    }
+    fuse3().fuse_reply_buf(req, buf.subarray(0, used), BigInt(used));
+    return sent;
+  }
+}
+
+function writeStat(view: DataView, a: Attr): void {
+  const f = STAT.fields;
+  writeField(view, f.st_ino, a.ino);
+  writeField(view, f.st_mode, a.mode);
+  writeField(view, f.st_nlink, a.nlink);
+  writeField(view, f.st_uid, a.uid);
+  writeField(view, f.st_gid, a.gid);
+  writeField(view, f.st_size, a.size);
+  writeField(view, f.st_blksize, 4096);
+  writeField(view, f.st_blocks, Math.ceil(a.size / 512));
+  for (
+    const [s, n] of [[f.st_atim_sec, f.st_atim_nsec], [f.st_mtim_sec, f.st_mtim_nsec], [
+      f.st_ctim_sec,
+      f.st_ctim_nsec,
+    ]] as const
+  ) {
+    writeField(view, s, a.mtime.secs);
+    writeField(view, n, a.mtime.nsecs);
+  }
+}
+
+/** The operations a filesystem implements; each must reply exactly once, now or later. */
+export interface FuseHandlers {
+  lookup(r: FuseReply, parent: number, name: string): void;
+  forget(ino: number, nlookup: number): void;
+  getattr(r: FuseReply, ino: number): void;
+  /** `write`: the file is opened for writing (or with O_TRUNC). */
+  open(r: FuseReply, ino: number, write: boolean): void;
+  read(r: FuseReply, ino: number, size: number, offset: number, fh: number): void;
+  release(r: FuseReply, ino: number, fh: number): void;
+  opendir(r: FuseReply, ino: number): void;
+  readdir(r: FuseReply, ino: number, size: number, offset: number, fh: number): void;
+  releasedir(r: FuseReply, ino: number, fh: number): void;
+  statfs(r: FuseReply, ino: number): void;
+  setxattr(r: FuseReply, ino: number, name: string, value: Uint8Array, flags: number): void;
+  getxattr(r: FuseReply, ino: number, name: string, size: number): void;
+  listxattr(r: FuseReply, ino: number, size: number): void;
+  removexattr(r: FuseReply, ino: number, name: string): void;
+}
+
+/** Options of {@linkcode FuseSession.mount}. */
+export interface MountOptions {
+  /** Shown in /proc/mounts. */
+  readonly fsname: string;
+  /** Let other users see the mount (root, or `user_allow_other` in /etc/fuse.conf). */
+  readonly allowOther?: boolean;
+}
+
+type Cb = Deno.UnsafeCallback<Deno.UnsafeCallbackDefinition>;
+
+function readName(p: Deno.PointerValue): string | null {
+  if (p === null) return null;
+  const view = new Deno.UnsafePointerView(p);
+  let n = 0;
+  while (n < NAME_MAX && view.getUint8(n) !== 0) n++;
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(new Uint8Array(view.getArrayBuffer(n)));
+  } catch {
+    return null; // not UTF-8: cannot be a realize path
+  }
+}
+
+function fileInfo(p: Deno.PointerValue): { flags: number; fh: number } {
+  if (p === null) return { flags: 0, fh: 0 };
+  const view = new Deno.UnsafePointerView(p);
+  return {
+    flags: view.getInt32(FILE_INFO.fields.flags[0]),
+    fh: Number(view.getBigUint64(FILE_INFO.fields.fh[0])),
+  };
+}
+
+/** A mounted FUSE filesystem. */
+export class FuseSession {
+  readonly mountpoint: string;
+  /** Settles with `fuse_session_loop`'s result when the loop ends. */
+  readonly done: Promise<number>;
+  #se: Deno.PointerValue;
+  readonly #callbacks: Cb[];
+  readonly #keep: Uint8Array[];
+  #pending = 0;
+  #drained: (() => void) | null = null;
+  #unmounting: Promise<void> | null = null;
+
+  private constructor(
+    mountpoint: string,
+    se: Deno.PointerValue,
+    callbacks: Cb[],
+    keep: Uint8Array[],
+  ) {
+    this.mountpoint = mountpoint;
+    this.#se = se;
+    this.#callbacks = callbacks;
+    this.#keep = keep;
+    this.done = fuse3().fuse_session_loop(se);
+  }
+
+  /** Requests not answered yet. */
+  get pending(): number {
+    return this.#pending;
+  }
+
+  /**
+   * Mounts a filesystem and starts serving it.
+   *
+   * @param mountpoint an existing empty directory
+   * @param handlers the operations
+   * @param options name and visibility
+   * @returns the session
+   * @throws {Error} when libfuse cannot create the session or mount (with the cause)
+   */
+  static mount(mountpoint: string, handlers: FuseHandlers, options: MountOptions): FuseSession {
+    const holder: { session: FuseSession | null } = { session: null };
+    const reply = (req: Deno.PointerValue) => {
+      const s = holder.session;
+      if (s !== null) s.#pending++;
+      return new FuseReply(req, () => s === null ? undefined : s.#answered());
+    };
+    const { ops, callbacks } = makeOps(handlers, reply);
+    const opts = `fsname=${options.fsname},subtype=realize,default_permissions` +
+      (options.allowOther === true ? ",allow_other" : "");
+    const argv = ["realize", "-o", opts].map(cString);
+    const argvPtrs = new BigUint64Array(argv.length + 1);
+    argv.forEach((a, i) =>
+      argvPtrs[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(a)))
+    );
+    const args = new Uint8Array(FUSE_ARGS.size);
+    const view = new DataView(args.buffer);
+    writeField(view, FUSE_ARGS.fields.argc, argv.length);
+    view.setBigUint64(
+      FUSE_ARGS.fields.argv[0],
+      BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(argvPtrs))),
+      true,
+    );
+    const se = fuse3().fuse_session_new(args, ops, BigInt(LOWLEVEL_OPS.size), null);
+    if (se === null) {
+      callbacks.forEach((c) => c.close());
+      throw new Error(
+        `Cannot create a FUSE session for "${mountpoint}" (libfuse rejected the options)`,
+      );
+    }
+    if (fuse3().fuse_session_mount(se, cString(mountpoint)) !== 0) {
+      fuse3().fuse_session_destroy(se);
+      callbacks.forEach((c) => c.close());
+      throw new Error(`Cannot mount FUSE on "${mountpoint}" (see the libfuse message above)`);
+    }
+    const session = new FuseSession(mountpoint, se, callbacks, [
+      ops,
+      args,
+      ...argv,
+      new Uint8Array(argvPtrs.buffer),
+    ]);
+    holder.session = session;
+    return session;
+  }
+
+  #answered(): void {
+    this.#pending--;
+    if (this.#pending === 0) this.#drained?.();
+  }
+
+  /**
+   * Drops the kernel's cached attributes and data of an inode.
+   *
+   * @param ino the inode
+   * @returns 0, or a negative errno (-ENOENT: the kernel did not know it)
+   */
+  invalidateInode(ino: number): number {
+    if (this.#se === null || this.#unmounting !== null) return 0;
+    return fuse3().fuse_lowlevel_notify_inval_inode(this.#se, BigInt(ino), 0n, 0n);
+  }
+
+  /**
+   * Drops the kernel's cached lookup of `name` in `parent`.
+   *
+   * @param parent the directory's inode
+   * @param name the entry's name
+   * @returns 0, or a negative errno
+   */
+  invalidateEntry(parent: number, name: string): number {
+    if (this.#se === null || this.#unmounting !== null) return 0;
+    const bytes = cString(name);
+    return fuse3().fuse_lowlevel_notify_inval_entry(
+      this.#se,
+      BigInt(parent),
+      bytes,
+      BigInt(bytes.length - 1),
+    );
+  }
+
+  /**
+   * Unmounts: waits (at most `drainMs`) for pending replies, leaves the loop, unmounts
+   * with umount2 (lazily if the mount is busy), waits for the loop, then frees the session.
+   *
+   * @param drainMs how long to wait for pending replies
+   */
+  unmount(drainMs = 2000): Promise<void> {
+    this.#unmounting ??= this.#unmount(drainMs);
+    return this.#unmounting;
+  }
+
+  async #unmount(drainMs: number): Promise<void> {
+    if (this.#pending > 0) {
+      await Promise.race([
+        new Promise<void>((r) => this.#drained = r),
+        new Promise((r) => setTimeout(r, drainMs)),
+      ]);
+    }
+    const se = this.#se;
+    fuse3().fuse_session_exit(se);
+    try {
+      umount(this.mountpoint);
+    } catch (error) {
+      if (!(error instanceof ErrnoError)) throw error;
+      umount(this.mountpoint, MNT.DETACH); // busy: detach, the loop ends with its last user
+    }
+    await this.done;
+    fuse3().fuse_session_unmount(se);
+    fuse3().fuse_session_destroy(se);
+    this.#se = null;
+    for (const c of this.#callbacks) c.close();
+    this.#keep.length = 0;
+  }
+}
+
+function makeOps(
+  h: FuseHandlers,
+  reply: (req: Deno.PointerValue) => FuseReply,
+): { ops: Uint8Array; callbacks: Cb[] } {
+  const ops = new Uint8Array(LOWLEVEL_OPS.size);
+  const view = new DataView(ops.buffer);
+  const callbacks: Cb[] = [];
+  // Arguments arrive as pointers (PointerValue) and numbers/bigints per the definition.
+  // deno-lint-ignore no-explicit-any
+  type Fn = (...args: any[]) => void;
+  const slot = (
+    name: keyof typeof LOWLEVEL_OPS.fields,
+    def: Deno.UnsafeCallbackDefinition,
+    fn: Fn,
+  ) => {
+    const cb = Deno.UnsafeCallback.threadSafe(def, fn as Deno.UnsafeCallbackFunction);
+    callbacks.push(cb as unknown as Cb);
+    view.setBigUint64(
+      LOWLEVEL_OPS.fields[name][0],
+      BigInt(Deno.UnsafePointer.value(cb.pointer)),
+      true,
+    );
+  };
+  const guard = (r: FuseReply, fn: () => void) => {
+    try {
+      fn();
+    } catch (error) {
+      // deno-lint-ignore no-console
+      console.error("realize: FUSE handler threw (a bug):", error);
+      if (!r.sent) r.err(EIO);
+    }
+  };
+  const erofs = (req: Deno.PointerValue) => reply(req).err(EROFS);
+  const p = "pointer" as const;
+  const u64 = "u64" as const;
+  slot("lookup", { parameters: [p, u64, p], result: "void" }, (req, parent, name) => {
+    const r = reply(req);
+    const n = readName(name);
+    guard(r, () => n === null ? r.err(EINVAL) : h.lookup(r, Number(parent), n));
+  });
+  slot("forget", { parameters: [p, u64, u64], result: "void" }, (req, ino, n) => {
+    h.forget(Number(ino), Number(n));
+    reply(req).none();
+  });
+  slot("forget_multi", { parameters: [p, "usize", p], result: "void" }, (req, count, data) => {
+    if (data !== null) {
+      const v = new Deno.UnsafePointerView(data);
+      for (let i = 0; i < Number(count); i++) {
+        h.forget(Number(v.getBigUint64(i * 16)), Number(v.getBigUint64(i * 16 + 8)));
+      }
+    }
+    reply(req).none();
+  });
+  slot("getattr", { parameters: [p, u64, p], result: "void" }, (req, ino) => {
+    const r = reply(req);
+    guard(r, () => h.getattr(r, Number(ino)));
+  });
+  slot("open", { parameters: [p, u64, p], result: "void" }, (req, ino, fi) => {
+    const r = reply(req);
+    const flags = fileInfo(fi).flags;
+    const write = (flags & O_ACCMODE) !== 0 || (flags & O_TRUNC) !== 0;
+    guard(r, () => h.open(r, Number(ino), write));
+  });
+  slot(
+    "read",
+    { parameters: [p, u64, "usize", "i64", p], result: "void" },
+    (req, ino, size, off, fi) => {
+      const r = reply(req);
+      const fh = fileInfo(fi).fh;
+      guard(r, () => h.read(r, Number(ino), Number(size), Number(off), fh));
+    },
+  );
+  slot("release", { parameters: [p, u64, p], result: "void" }, (req, ino, fi) => {
+    const r = reply(req);
+    const fh = fileInfo(fi).fh;
+    guard(r, () => h.release(r, Number(ino), fh));
+  });
+  slot("opendir", { parameters: [p, u64, p], result: "void" }, (req, ino) => {
+    const r = reply(req);
+    guard(r, () => h.opendir(r, Number(ino)));
+  });
+  slot(
+    "readdir",
+    { parameters: [p, u64, "usize", "i64", p], result: "void" },
+    (req, ino, size, off, fi) => {
+      const r = reply(req);
+      const fh = fileInfo(fi).fh;
+      guard(r, () => h.readdir(r, Number(ino), Number(size), Number(off), fh));
+    },
+  );
+  slot("releasedir", { parameters: [p, u64, p], result: "void" }, (req, ino, fi) => {
+    const r = reply(req);
+    const fh = fileInfo(fi).fh;
+    guard(r, () => h.releasedir(r, Number(ino), fh));
+  });
+  slot("statfs", { parameters: [p, u64], result: "void" }, (req, ino) => {
+    const r = reply(req);
+    guard(r, () => h.statfs(r, Number(ino)));
+  });
+  slot(
+    "setxattr",
+    { parameters: [p, u64, p, p, "usize", "i32"], result: "void" },
+    (req, ino, name, value, size, flags) => {
+      const r = reply(req);
+      const n = readName(name);
+      const bytes = value === null || Number(size) === 0
+        ? new Uint8Array(0)
+        : new Uint8Array(new Deno.UnsafePointerView(value).getArrayBuffer(Number(size))).slice();
+      guard(r, () => n === null ? r.err(EINVAL) : h.setxattr(r, Number(ino), n, bytes, flags));
+    },
+  );
+  slot("getxattr", { parameters: [p, u64, p, "usize"], result: "void" }, (req, ino, name, size) => {
+    const r = reply(req);
+    const n = readName(name);
+    guard(r, () => n === null ? r.err(EINVAL) : h.getxattr(r, Number(ino), n, Number(size)));
+  });
+  slot("listxattr", { parameters: [p, u64, "usize"], result: "void" }, (req, ino, size) => {
+    const r = reply(req);
+    guard(r, () => h.listxattr(r, Number(ino), Number(size)));
+  });
+  slot("removexattr", { parameters: [p, u64, p], result: "void" }, (req, ino, name) => {
+    const r = reply(req);
+    const n = readName(name);
+    guard(r, () => n === null ? r.err(EINVAL) : h.removexattr(r, Number(ino), n));
+  });
+  // Everything that would write: this mount is read-only (writes go through the overlay).
+  slot("setattr", { parameters: [p, u64, p, "i32", p], result: "void" }, (req) => erofs(req));
+  slot("mknod", { parameters: [p, u64, p, "u32", u64], result: "void" }, (req) => erofs(req));
+  slot("mkdir", { parameters: [p, u64, p, "u32"], result: "void" }, (req) => erofs(req));
+  slot("unlink", { parameters: [p, u64, p], result: "void" }, (req) => erofs(req));
+  slot("rmdir", { parameters: [p, u64, p], result: "void" }, (req) => erofs(req));
+  slot("symlink", { parameters: [p, p, u64, p], result: "void" }, (req) => erofs(req));
+  slot("rename", { parameters: [p, u64, p, u64, p, "u32"], result: "void" }, (req) => erofs(req));
+  slot("link", { parameters: [p, u64, u64, p], result: "void" }, (req) => erofs(req));
+  slot(
+    "write",
+    { parameters: [p, u64, p, "usize", "i64", p], result: "void" },
+    (req) => erofs(req),
+  );
+  slot("create", { parameters: [p, u64, p, "u32", p], result: "void" }, (req) => erofs(req));
+  return { ops, callbacks };
+}
+
+/** Re-exported so callers need not import libc for errors. */
+export { ErrnoError, lastErrno };

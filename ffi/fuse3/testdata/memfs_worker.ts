@@ -1,0 +1,95 @@
+// A tiny in-memory filesystem served from a Worker, for the binding's tests.
+// Messages in: { mount: dir, delayMs } | { unmount: true }; out: "mounted" | "unmounted" | { error }.
+import { type Attr, type FuseHandlers, FuseSession } from "../mod.ts";
+
+const ROOT = 1;
+const HELLO = 2;
+const BIG = 3;
+const CONTENT = new TextEncoder().encode("world\n");
+const BIG_SIZE = 8 << 20;
+const now = { secs: 1_700_000_000, nsecs: 5 };
+const attrs = new Map<number, Attr>([
+  [ROOT, { ino: ROOT, mode: 0o40755, nlink: 2, uid: 0, gid: 0, size: 4096, mtime: now }],
+  [HELLO, {
+    ino: HELLO,
+    mode: 0o100644,
+    nlink: 1,
+    uid: 0,
+    gid: 0,
+    size: CONTENT.length,
+    mtime: now,
+  }],
+  [BIG, { ino: BIG, mode: 0o100644, nlink: 1, uid: 0, gid: 0, size: BIG_SIZE, mtime: now }],
+]);
+const names = new Map([["hello", HELLO], ["big", BIG]]);
+const xattrs = new Map<string, Uint8Array>();
+let delayMs = 0;
+const later = (fn: () => void) => delayMs === 0 ? queueMicrotask(fn) : setTimeout(fn, delayMs);
+
+const handlers: FuseHandlers = {
+  lookup: (r, parent, name) => {
+    const ino = parent === ROOT ? names.get(name) : undefined;
+    later(() =>
+      ino === undefined
+        ? r.err(2)
+        : r.entry({ attr: attrs.get(ino)!, attrTimeout: 1, entryTimeout: 1 })
+    );
+  },
+  forget: () => {},
+  getattr: (r, ino) => {
+    const a = attrs.get(ino);
+    later(() => a === undefined ? r.err(2) : r.attr(a, 1));
+  },
+  open: (r, _ino, write) => later(() => write ? r.err(30) : r.open({ fh: 7, keepCache: true })),
+  read: (r, ino, size, offset) => {
+    later(() => {
+      if (ino === HELLO) return r.buf(CONTENT.subarray(offset, offset + size));
+      const n = Math.max(0, Math.min(size, BIG_SIZE - offset));
+      const out = new Uint8Array(n);
+      for (let i = 0; i < n; i++) out[i] = (offset + i) & 0xff;
+      r.buf(out);
+    });
+  },
+  release: (r) => r.err(0),
+  opendir: (r) => r.open({ fh: 1 }),
+  readdir: (r, _ino, size, offset) => {
+    const all = [...names].map(([name, ino], i) => ({ name, ino, mode: 0o100000, next: i + 1 }));
+    later(() => r.dir(all.slice(offset), size));
+  },
+  releasedir: (r) => r.err(0),
+  statfs: (r) =>
+    r.statfs({ bsize: 4096, blocks: 100, bfree: 50, bavail: 50, files: 3, ffree: 0, namemax: 255 }),
+  setxattr: (r, _ino, name, value) => {
+    xattrs.set(name, value);
+    r.err(0);
+  },
+  getxattr: (r, _ino, name, size) => {
+    const v = xattrs.get(name);
+    if (v === undefined) return r.err(61);
+    if (size === 0) return r.xattrSize(v.length);
+    if (size < v.length) return r.err(34);
+    r.buf(v);
+  },
+  listxattr: (r, _ino, size) => {
+    const list = new TextEncoder().encode([...xattrs.keys()].map((k) => k + "\0").join(""));
+    if (size === 0) return r.xattrSize(list.length);
+    r.buf(list);
+  },
+  removexattr: (r, _ino, name) => r.err(xattrs.delete(name) ? 0 : 61),
+};
+
+let session: FuseSession | null = null;
+self.onmessage = async (e: MessageEvent) => {
+  try {
+    if (e.data.mount !== undefined) {
+      delayMs = e.data.delayMs ?? 0;
+      session = FuseSession.mount(e.data.mount, handlers, { fsname: "memfs", allowOther: true });
+      self.postMessage("mounted");
+    } else if (e.data.unmount === true) {
+      await session?.unmount();
+      self.postMessage("unmounted");
+    }
+  } catch (error) {
+    self.postMessage({ error: String(error) });
+  }
+};
