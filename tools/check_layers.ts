@@ -28,6 +28,7 @@ const RANK: Record<string, number> = {
   overlay: 7,
   jobs: 8,
   model: 9,
+  daemon: 9,
   control: 10,
   move: 10,
   cli: 11,

@@ -9,41 +9,16 @@
 import type { Config } from "../config/mod.ts";
 import { openArenaDatabase } from "../storage/mod.ts";
 import { type ArenaName, type Path, paths, type PeerName } from "../types/mod.ts";
-import { ARENA_SCHEMAS, listDir, type Listed, listPath, statusText } from "../unreal/mod.ts";
+import {
+  ARENA_SCHEMAS,
+  listDir,
+  type Listed,
+  listedToJson,
+  listPath,
+  statusText,
+} from "../unreal/mod.ts";
 import type { CliIo } from "./io.ts";
 import { UsageError } from "./io.ts";
-
-/** What `ls` prints for one entry in `--json` mode. */
-interface JsonEntry {
-  name: string;
-  path: string;
-  kind: "file" | "dir";
-  status: string;
-  local: { size: number; mtime: string; hash: string | null } | null;
-  remote: { peer: string; size: number; mtime: string; hash: string | null } | null;
-  peers: { peer: string; size: number; mtime: string; hash: string | null }[];
-  cached: { bytes: number; size: number; verified: boolean; area: string } | null;
-}
-
-function toJson(e: Listed): JsonEntry {
-  const v = (
-    x: { size: number; mtime: { toString(): string }; hash: { toString(): string } | null },
-  ) => ({
-    size: x.size,
-    mtime: x.mtime.toString(),
-    hash: x.hash?.toString() ?? null,
-  });
-  return {
-    name: e.name,
-    path: e.path,
-    kind: e.kind,
-    status: statusText(e),
-    local: e.local === null ? null : v(e.local),
-    remote: e.remote === null ? null : { peer: e.remote.peer, ...v(e.remote) },
-    peers: e.peers.map((p) => ({ peer: p.peer, ...v(p) })),
-    cached: e.cached,
-  };
-}
 
 function human(bytes: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -118,7 +93,7 @@ export function ls(
     if (entries === null) {
       throw new Error(`Cannot list "${arena.name}/${path}": no such file or directory`);
     }
-    if (options.json) args.io.out(JSON.stringify(entries.map(toJson), null, 2) + "\n");
+    if (options.json) args.io.out(JSON.stringify(entries.map(listedToJson), null, 2) + "\n");
     else for (const e of entries) args.io.out(line(e) + "\n");
     return 0;
   } finally {

@@ -157,3 +157,41 @@ export function listPath(tx: ReadTx, path: Path): Listed | null {
   const cached = d === null || d.hash === null ? null : cachedOf(tx, d.hash);
   return { name, path, kind: "file", local, remote, peers: peerFiles(tx, path), cached };
 }
+
+/** An entry as JSON (`realize ls --json`, the control endpoint). */
+export interface ListedJson {
+  name: string;
+  path: string;
+  kind: "file" | "dir";
+  status: string;
+  local: { size: number; mtime: string; hash: string | null } | null;
+  remote: { peer: string; size: number; mtime: string; hash: string | null } | null;
+  peers: { peer: string; size: number; mtime: string; hash: string | null }[];
+  cached: { bytes: number; size: number; verified: boolean; area: string } | null;
+}
+
+/**
+ * An entry as JSON.
+ *
+ * @param e a listed entry
+ * @returns plain JSON values (hashes as text, times as ISO text)
+ */
+export function listedToJson(e: Listed): ListedJson {
+  const v = (
+    x: { size: number; mtime: { toString(): string }; hash: { toString(): string } | null },
+  ) => ({
+    size: x.size,
+    mtime: x.mtime.toString(),
+    hash: x.hash?.toString() ?? null,
+  });
+  return {
+    name: e.name,
+    path: e.path,
+    kind: e.kind,
+    status: statusText(e),
+    local: e.local === null ? null : v(e.local),
+    remote: e.remote === null ? null : { peer: e.remote.peer, ...v(e.remote) },
+    peers: e.peers.map((p) => ({ peer: p.peer, ...v(p) })),
+    cached: e.cached,
+  };
+}

@@ -13,7 +13,16 @@ import { UNREAL_SCHEMA } from "./tree.ts";
 
 export { ArenaView, type Attr, type DirEntry, READDIR_BATCH_MAX } from "./arena_view.ts";
 export { Filesystem, GLOBAL_TREE_SCHEMA } from "./filesystem.ts";
-export { type Cached, cachedOf, listDir, type Listed, listPath, statusText } from "./listing.ts";
+export {
+  type Cached,
+  cachedOf,
+  listDir,
+  type Listed,
+  type ListedJson,
+  listedToJson,
+  listPath,
+  statusText,
+} from "./listing.ts";
 export { UnrealArena, type UnrealArenaOptions } from "./unreal_arena.ts";
 export {
   applyNotification,
