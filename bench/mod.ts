@@ -9,6 +9,7 @@ import { type Result, table } from "./_report.ts";
 import * as delta from "./delta_bench.ts";
 import * as hash from "./hash_bench.ts";
 import * as net from "./net_bench.ts";
+import * as peers from "./peers_bench.ts";
 import * as real from "./real_bench.ts";
 import * as storage from "./storage_bench.ts";
 import * as view from "./view_bench.ts";
@@ -20,6 +21,7 @@ const SUITES: Record<string, () => Result[] | Promise<Result[]>> = {
   view: view.run,
   delta: delta.run,
   net: net.run,
+  peers: peers.run,
 };
 
 if (import.meta.main) {

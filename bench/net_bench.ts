@@ -19,7 +19,8 @@ const FRAME_BYTES = 256 * 1024;
 const ROUND_TRIPS = 5000;
 const RUNS = 3;
 
-interface Keys {
+/** The two identities of a transfer: the listening side's and the dialling child's. */
+export interface Keys {
   readonly server: KeyPair;
   readonly client: KeyPair;
 }
@@ -59,7 +60,14 @@ async function receiveRaw(conn: Deno.Conn): Promise<number> {
   return got / 1e3 / ms;
 }
 
-async function rawBulk(mode: "tcp-send" | "tls-send", keys: Keys): Promise<number> {
+/**
+ * Receives `REALIZE_BENCH_NET_BYTES` (1 GiB) of raw TCP or TLS from a child process.
+ *
+ * @param mode `tcp-send` or `tls-send` (the same pinned certificate as the transport)
+ * @param keys ours (the certificate) and the child's
+ * @returns MB/s from the first accepted byte
+ */
+export async function rawBulk(mode: "tcp-send" | "tls-send", keys: Keys): Promise<number> {
   const identity = await certificateFor(keys.server);
   const listener = mode === "tcp-send"
     ? Deno.listen({ hostname: "127.0.0.1", port: 0 })

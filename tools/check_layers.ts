@@ -27,9 +27,9 @@ const RANK: Record<string, number> = {
   fs: 7,
   overlay: 7,
   jobs: 8,
+  control: 8,
   model: 9,
   daemon: 9,
-  control: 10,
   move: 10,
   cli: 11,
 };
