@@ -1,60 +1,65 @@
 /**
  * `realize ls ARENA [PATH]`: what is in an arena directory — local and remote files,
- * which peer has which version, how much is cached. Reads the arena database directly
- * (the daemon holds it while it runs; going through the daemon arrives with it).
+ * which peer has which version, how much is cached. Asks the daemon when it runs
+ * (`GET /arenas/:arena/ls`, see `control.ts`); otherwise reads the arena database
+ * directly, with the same output.
  *
  * @module
  */
 
 import type { Config } from "../config/mod.ts";
 import { openArenaDatabase } from "../storage/mod.ts";
-import { type ArenaName, type Path, paths, type PeerName } from "../types/mod.ts";
+import { type ArenaName, type Path, paths } from "../types/mod.ts";
 import {
   ARENA_SCHEMAS,
   listDir,
   type Listed,
+  type ListedJson,
   listedToJson,
   listPath,
-  statusText,
 } from "../unreal/mod.ts";
+import { humanBytes } from "./format.ts";
 import type { CliIo } from "./io.ts";
 import { UsageError } from "./io.ts";
 
-function human(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let n = bytes;
-  let u = 0;
-  while (n >= 1024 && u < units.length - 1) {
-    n /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${n.toFixed(1)} ${units[u]}`;
-}
+type VersionJson = { size: number; mtime: string; hash: string | null };
 
-function versions(e: Listed): string {
-  const short = (h: { toString(): string } | null) =>
-    h === null ? "pending" : h.toString().slice(0, 8);
+function versions(e: ListedJson): string {
+  const short = (h: string | null) => h === null ? "pending" : h.slice(0, 8);
   const shown = e.remote?.hash ?? null;
   const parts = e.local === null ? [] : [`local:${short(e.local.hash)}`];
   for (const p of e.peers) {
-    const mark = e.remote !== null && p.peer === e.remote.peer &&
-        (p.hash === null ? shown === null : shown !== null && p.hash.equals(shown))
-      ? "*"
-      : "";
-    parts.push(`${mark}${p.peer as PeerName}:${short(p.hash)}`);
+    const mark = e.remote !== null && p.peer === e.remote.peer && p.hash === shown ? "*" : "";
+    parts.push(`${mark}${p.peer}:${short(p.hash)}`);
   }
   return parts.join(" ");
 }
 
-function line(e: Listed): string {
+function line(e: ListedJson): string {
   if (e.kind === "dir") {
     return `${"dir".padEnd(22)}${"".padStart(11)}  ${"".padEnd(19)}  ${e.name}/`;
   }
-  const v = e.local ?? e.remote!;
-  const mtime = v.mtime.toDate().toISOString().slice(0, 19).replace("T", " ");
-  return `${statusText(e).padEnd(22)}${human(v.size).padStart(11)}  ${mtime}  ${e.name}  ${
+  const v: VersionJson = e.local ?? e.remote!;
+  const mtime = v.mtime.slice(0, 19).replace("T", " ");
+  return `${e.status.padEnd(22)}${humanBytes(v.size).padStart(11)}  ${mtime}  ${e.name}  ${
     versions(e)
   }`;
+}
+
+/**
+ * Prints a listing: one line per entry, or the entries as JSON.
+ *
+ * @param entries the entries, as JSON (from the database or from the daemon)
+ * @param io where to print
+ * @param options `json`: machine-readable output
+ */
+export function printListing(
+  entries: readonly ListedJson[],
+  io: CliIo,
+  options: { json: boolean },
+): void {
+  if (options.json) io.out(JSON.stringify(entries, null, 2) + "\n");
+  else for (const e of entries) io.out(line(e) + "\n");
 }
 
 /**
@@ -93,8 +98,7 @@ export function ls(
     if (entries === null) {
       throw new Error(`Cannot list "${arena.name}/${path}": no such file or directory`);
     }
-    if (options.json) args.io.out(JSON.stringify(entries.map(listedToJson), null, 2) + "\n");
-    else for (const e of entries) args.io.out(line(e) + "\n");
+    printListing(entries.map(listedToJson), args.io, options);
     return 0;
   } finally {
     db.close();

@@ -19,8 +19,11 @@ import {
 } from "./commands.ts";
 import { type CliIo, EXIT, UsageError } from "./io.ts";
 import { keygen } from "./keygen.ts";
-import { ls } from "./ls.ts";
+import { ls, printListing } from "./ls.ts";
 import { loadConfig } from "../config/mod.ts";
+import { DaemonNotRunningError } from "../control/mod.ts";
+import { paths } from "../types/mod.ts";
+import { CONTROL_HANDLERS, listThroughDaemon } from "./control.ts";
 import { checkConfig, runDaemon } from "./daemon.ts";
 
 export { captureIo, type CliIo, EXIT, processIo, UsageError } from "./io.ts";
@@ -37,9 +40,19 @@ const HANDLERS: Record<string, Handler> = {
     const [arena, path, ...extra] = positionals;
     if (arena === undefined) throw new UsageError("missing ARENA (usage: realize ls ARENA [PATH])");
     if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
+    const json = values.json === true;
+    const why = paths.problem(path ?? "");
+    if (why !== null) throw new UsageError(`invalid path "${path}": ${why}`);
+    // Through the daemon when it runs (it holds the database); else read it directly.
+    const entries = await listThroughDaemon(values, io, { arena, path: path ?? "" });
+    if (entries !== null) {
+      printListing(entries, io, { json });
+      return EXIT.ok;
+    }
     const config = await loadConfig(configPath(values, io));
-    return ls(config, { arena, path, io }, { json: values.json === true });
+    return ls(config, { arena, path, io }, { json });
   },
+  ...CONTROL_HANDLERS,
 };
 
 /** `--config`, else `$REALIZE_CONFIG`, else `/etc/realize/config.toml`. */
@@ -123,8 +136,9 @@ async function dispatch(args: readonly string[], io: CliIo): Promise<number> {
 
 /**
  * Runs `realize` with `args` and returns its exit code. Never throws: usage errors
- * print `realize: <message>` (exit 2), failures `realize: error: <message>: <cause>…`
- * (exit 1).
+ * print `realize: <message>` (exit 2), a daemon that is not running
+ * `realize is not running (…)` (exit 10), failures
+ * `realize: error: <message>: <cause>…` (exit 1).
  *
  * @param args the arguments after the program name
  * @param io the process
@@ -137,6 +151,10 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     if (error instanceof UsageError) {
       io.err(`realize: ${error.message}\n`);
       return EXIT.usage;
+    }
+    if (error instanceof DaemonNotRunningError) {
+      io.err(`${error.message}\n`);
+      return EXIT.notRunning;
     }
     io.err(`realize: error: ${describeError(error)}\n`);
     return EXIT.error;
