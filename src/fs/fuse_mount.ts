@@ -1,0 +1,204 @@
+/**
+ * The FUSE mount, from the main thread: starts the FUSE worker, answers its remote reads,
+ * forwards cache invalidations, and unmounts. A stale mount left by a killed daemon is
+ * cleared first; a missing `/dev/fuse`, a missing libfuse, a missing or busy mountpoint
+ * each fail with a clear error.
+ *
+ * @module
+ */
+
+import { MNT, mountedAt, umount } from "../../ffi/libc/mod.ts";
+import type { ArenaName, Mark } from "../types/mod.ts";
+import { describeError, logger } from "../util/mod.ts";
+import { ERRNO, errnoOf } from "./errno.ts";
+import type { WorkerConfig, WorkerIn, WorkerOut } from "./fuse_worker.ts";
+import type { RemoteReader } from "./remote_reader.ts";
+
+const log = logger("fuse");
+
+/** Seconds the kernel may cache attributes and entries (remote changes are invalidated). */
+export const TTL_SECONDS_DEFAULT = 1;
+
+/** Options of {@linkcode FuseMount.start}. */
+export interface FuseMountOptions {
+  readonly mountpoint: string;
+  readonly globalDb: string;
+  readonly arenas: readonly {
+    name: ArenaName;
+    workdir: string;
+    datadir: string | null;
+    mark: Mark;
+  }[];
+  readonly reader: RemoteReader;
+  readonly ttlSeconds?: number;
+  /** Let other users see the mount (root only, or `user_allow_other`). */
+  readonly allowOther?: boolean;
+}
+
+/** A mounted realize filesystem. */
+export class FuseMount {
+  readonly mountpoint: string;
+  readonly #worker: Worker;
+  readonly #reader: RemoteReader;
+  #stopped: Promise<void> | null = null;
+  #alive = true;
+
+  private constructor(mountpoint: string, worker: Worker, reader: RemoteReader) {
+    this.mountpoint = mountpoint;
+    this.#worker = worker;
+    this.#reader = reader;
+  }
+
+  /** Whether the worker still serves the mount. */
+  get mounted(): boolean {
+    return this.#alive && mountedAt(this.mountpoint) !== null;
+  }
+
+  /**
+   * Mounts the realize filesystem.
+   *
+   * @param options see {@linkcode FuseMountOptions}
+   * @returns the mount
+   * @throws {Error} with a clear message when it cannot mount
+   */
+  static async start(options: FuseMountOptions): Promise<FuseMount> {
+    checkMountable(options.mountpoint);
+    const worker = new Worker(new URL("./fuse_worker.ts", import.meta.url), { type: "module" });
+    const config: WorkerConfig = {
+      mountpoint: options.mountpoint,
+      globalDb: options.globalDb,
+      arenas: options.arenas,
+      ttlSeconds: options.ttlSeconds ?? TTL_SECONDS_DEFAULT,
+      uid: Deno.uid() ?? 0,
+      gid: Deno.gid() ?? 0,
+      allowOther: options.allowOther ?? Deno.uid() === 0,
+    };
+    const m = new FuseMount(options.mountpoint, worker, options.reader);
+    const ready = Promise.withResolvers<void>();
+    worker.onmessage = (e: MessageEvent<WorkerOut>) => m.#onMessage(e.data, ready);
+    worker.onerror = (e) => {
+      e.preventDefault();
+      m.#alive = false;
+      log.error(`the FUSE worker failed: ${e.message}`);
+      ready.reject(new Error(`FUSE worker failed: ${e.message}`));
+    };
+    worker.postMessage({ type: "start", config } satisfies WorkerIn);
+    try {
+      await ready.promise;
+    } catch (error) {
+      worker.terminate();
+      throw new Error(`Cannot mount the realize filesystem on "${options.mountpoint}"`, {
+        cause: error,
+      });
+    }
+    log.info(`mounted on ${options.mountpoint}`);
+    return m;
+  }
+
+  #onMessage(m: WorkerOut, ready: PromiseWithResolvers<void>): void {
+    switch (m.type) {
+      case "mounted":
+        return ready.resolve();
+      case "error":
+        return ready.reject(new Error(m.message));
+      case "log":
+        // The worker's lines, already formatted.
+        Deno.stderr.writeSync(new TextEncoder().encode(m.line + "\n"));
+        return;
+      case "read":
+        void this.#read(m);
+        return;
+      case "stopped":
+        return;
+    }
+  }
+
+  async #read(m: Extract<WorkerOut, { type: "read" }>): Promise<void> {
+    try {
+      const bytes = await this.#reader.read({
+        arena: m.arena as ArenaName,
+        path: m.path as never,
+        hash: m.hash,
+        size: m.size,
+        offset: m.offset,
+        length: m.length,
+      });
+      const copy = bytes.slice(); // transferred: the reader may keep its own buffers
+      this.#post({ type: "readResult", id: m.id, bytes: copy }, [copy.buffer]);
+    } catch (error) {
+      const errno = errnoOf(error);
+      if (errno === ERRNO.EIO) log.warn(`read of ${m.arena}/${m.path} failed`, error);
+      this.#post({ type: "readResult", id: m.id, errno });
+    }
+  }
+
+  #post(m: WorkerIn, transfer: Transferable[] = []): void {
+    if (this.#alive) this.#worker.postMessage(m, transfer);
+  }
+
+  /**
+   * Drops the kernel's cached data of changed entries.
+   *
+   * @param inodes inodes whose attributes or content changed
+   * @param entries `[parent inode, name]` of names that appeared, vanished or changed
+   */
+  invalidate(inodes: readonly number[], entries: readonly [number, string][]): void {
+    if (inodes.length > 0 || entries.length > 0) {
+      this.#post({ type: "invalidate", inodes, entries });
+    }
+  }
+
+  /** Unmounts (waiting for pending replies) and stops the worker. Idempotent. */
+  unmount(): Promise<void> {
+    this.#stopped ??= this.#unmount();
+    return this.#stopped;
+  }
+
+  async #unmount(): Promise<void> {
+    if (this.#alive) {
+      const stopped = new Promise<void>((resolve) => {
+        const prev = this.#worker.onmessage;
+        this.#worker.onmessage = (e: MessageEvent<WorkerOut>) => {
+          if (e.data.type === "stopped") resolve();
+          else prev?.call(this.#worker, e);
+        };
+      });
+      this.#post({ type: "stop" });
+      await Promise.race([stopped, new Promise((r) => setTimeout(r, 10_000))]);
+    }
+    this.#alive = false;
+    this.#worker.terminate();
+    if (mountedAt(this.mountpoint) !== null) {
+      try {
+        umount(this.mountpoint, MNT.DETACH);
+      } catch (error) {
+        log.warn(`cannot detach ${this.mountpoint}: ${describeError(error)}`);
+      }
+    }
+    log.info(`unmounted ${this.mountpoint}`);
+  }
+}
+
+/** Clear errors before libfuse prints its own; clears a stale mount of a killed daemon. */
+function checkMountable(mountpoint: string): void {
+  try {
+    Deno.statSync("/dev/fuse");
+  } catch {
+    throw new Error("Cannot mount FUSE: /dev/fuse is missing (load the fuse module)");
+  }
+  const existing = mountedAt(mountpoint);
+  if (existing !== null) {
+    if (!existing.startsWith("fuse")) {
+      throw new Error(`Cannot mount on "${mountpoint}": ${existing} is mounted there (busy)`);
+    }
+    log.warn(`clearing a stale FUSE mount on ${mountpoint} (a previous daemon was killed)`);
+    umount(mountpoint, MNT.DETACH);
+  }
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.statSync(mountpoint);
+  } catch (cause) {
+    throw new Error(`Cannot mount on "${mountpoint}": the directory does not exist`, { cause });
+  }
+  if (!st.isDirectory) throw new Error(`Cannot mount on "${mountpoint}": not a directory`);
+}

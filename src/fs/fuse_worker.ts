@@ -1,0 +1,163 @@
+/**
+ * The FUSE worker: owns the libfuse session and serves the realize view from its own
+ * database connections, so a busy main thread never stalls the filesystem. Remote reads
+ * are asked of the main thread by message.
+ *
+ * Messages in: `start` (configuration), `readResult`, `invalidate`, `stop`.
+ * Messages out: `mounted` | `error`, `read` requests, `stopped`.
+ *
+ * @module
+ */
+
+import { FuseSession } from "../../ffi/fuse3/mod.ts";
+import {
+  Database,
+  GLOBAL_INODE_SCHEMA,
+  InodeAllocator,
+  openGlobalDatabase,
+} from "../storage/mod.ts";
+import type { ArenaName, Mark } from "../types/mod.ts";
+import { ARENA_SCHEMAS, ArenaView, Filesystem, GLOBAL_TREE_SCHEMA } from "../unreal/mod.ts";
+import { configure, describeError } from "../util/mod.ts";
+import { ERRNO, FsError } from "./errno.ts";
+import { type FsArena, RealizeFs } from "./realize_fs.ts";
+
+/** The configuration the main thread sends. */
+export interface WorkerConfig {
+  readonly mountpoint: string;
+  readonly globalDb: string;
+  readonly arenas: readonly {
+    readonly name: ArenaName;
+    readonly workdir: string;
+    readonly datadir: string | null;
+    readonly mark: Mark;
+  }[];
+  readonly ttlSeconds: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly allowOther: boolean;
+}
+
+/** What the worker posts. */
+export type WorkerOut =
+  | { readonly type: "mounted" }
+  | { readonly type: "error"; readonly message: string }
+  | { readonly type: "log"; readonly line: string }
+  | {
+    readonly type: "read";
+    readonly id: number;
+    readonly arena: string;
+    readonly path: string;
+    readonly hash: string;
+    readonly size: number;
+    readonly offset: number;
+    readonly length: number;
+  }
+  | { readonly type: "stopped" };
+
+/** What the main thread posts. */
+export type WorkerIn =
+  | { readonly type: "start"; readonly config: WorkerConfig }
+  | {
+    readonly type: "readResult";
+    readonly id: number;
+    readonly bytes?: Uint8Array;
+    readonly errno?: number;
+  }
+  | {
+    readonly type: "invalidate";
+    readonly inodes: readonly number[];
+    readonly entries: readonly [number, string][];
+  }
+  | { readonly type: "stop" };
+
+/** The part of the worker global scope used here (the type checker sees the window one). */
+interface WorkerScope {
+  onmessage: ((event: MessageEvent<WorkerIn>) => void) | null;
+  postMessage(message: WorkerOut, options?: { transfer: Transferable[] }): void;
+}
+const scope = self as unknown as WorkerScope;
+const post = (m: WorkerOut, transfer: Transferable[] = []) => scope.postMessage(m, { transfer });
+// Log lines go to the main thread, which owns stderr and the log settings.
+configure({ write: (line) => post({ type: "log", line }) });
+
+let session: FuseSession | null = null;
+let fsImpl: RealizeFs | null = null;
+const databases: Database[] = [];
+const pending = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
+let nextId = 1;
+
+function start(config: WorkerConfig): void {
+  const globalDb = openGlobalDatabase(config.globalDb, {
+    schemas: [GLOBAL_INODE_SCHEMA, GLOBAL_TREE_SCHEMA],
+  });
+  databases.push(globalDb);
+  const views = new Map<ArenaName, ArenaView>();
+  const arenas = new Map<ArenaName, FsArena>();
+  for (const a of config.arenas) {
+    // A second connection to a database the main thread holds (WAL: readers never wait).
+    const db = Database.open(`${a.workdir}/arena.db`, { schemas: ARENA_SCHEMAS });
+    databases.push(db);
+    views.set(
+      a.name,
+      new ArenaView(db, new InodeAllocator({ arenaDb: db, globalDb, arena: a.name })),
+    );
+    arenas.set(a.name, { db, datadir: a.datadir, mark: a.mark });
+  }
+  fsImpl = new RealizeFs({
+    fs: new Filesystem(globalDb, views),
+    arenas,
+    remoteRead: (req) =>
+      new Promise((resolve, reject) => {
+        const id = nextId++;
+        pending.set(id, { resolve, reject });
+        post({ type: "read", id, ...req });
+      }),
+    ttlSeconds: config.ttlSeconds,
+    uid: config.uid,
+    gid: config.gid,
+  });
+  session = FuseSession.mount(config.mountpoint, fsImpl, {
+    fsname: "realize",
+    allowOther: config.allowOther,
+  });
+}
+
+async function stop(): Promise<void> {
+  await session?.unmount();
+  session = null;
+  fsImpl?.closeAll();
+  for (const p of pending.values()) p.reject(new FsError(ERRNO.EIO, "unmounting"));
+  pending.clear();
+  for (const db of databases.splice(0)) db.close();
+}
+
+scope.onmessage = async (e: MessageEvent<WorkerIn>) => {
+  const m = e.data;
+  switch (m.type) {
+    case "start":
+      try {
+        start(m.config);
+        post({ type: "mounted" });
+      } catch (error) {
+        for (const db of databases.splice(0)) db.close();
+        post({ type: "error", message: describeError(error) });
+      }
+      return;
+    case "readResult": {
+      const p = pending.get(m.id);
+      pending.delete(m.id);
+      if (m.bytes !== undefined) p?.resolve(m.bytes);
+      else p?.reject(new FsError(m.errno ?? ERRNO.EIO, "remote read failed"));
+      return;
+    }
+    case "invalidate":
+      for (const ino of m.inodes) session?.invalidateInode(ino);
+      for (const [parent, name] of m.entries) session?.invalidateEntry(parent, name);
+      return;
+    case "stop":
+      await stop();
+      post({ type: "stopped" });
+      return;
+  }
+};

@@ -1,0 +1,19 @@
+/**
+ * The realize filesystem over FUSE (DESIGN §4.4): a worker serving every arena (union of
+ * local and remote files, xattrs for marks, status and version) and the main-thread side
+ * that fetches remote content into the blob cache.
+ *
+ * @module
+ */
+
+export { ERRNO, errnoOf, FsError } from "./errno.ts";
+export { FuseMount, type FuseMountOptions, TTL_SECONDS_DEFAULT } from "./fuse_mount.ts";
+export { OPEN_FILES_MAX, XATTR } from "./realize_fs.ts";
+export {
+  CHUNK_BYTES,
+  PEER_WAIT_MS,
+  READ_AHEAD_CHUNKS,
+  type ReadableArena,
+  RemoteReader,
+  type RemoteReadRequest,
+} from "./remote_reader.ts";

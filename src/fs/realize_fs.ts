@@ -1,0 +1,333 @@
+/**
+ * The realize filesystem (DESIGN §4.4), as FUSE handlers. It runs in the FUSE worker with
+ * its own database connections: lookups, attributes, listings, local file reads and xattrs
+ * never wait for the main thread. Reads of remote content go to `remoteRead`, which the
+ * main thread answers from the blob cache or the peers.
+ *
+ * Every handler replies exactly once: the work happens in `#run`, whose `finally` answers
+ * EIO (and logs) if a code path forgot to.
+ *
+ * @module
+ */
+
+import type { Attr as FuseAttr, FuseHandlers, FuseReply } from "../../ffi/fuse3/mod.ts";
+import { clearMark, type Database, getMark, markFor, ROOT_INODE, setMark } from "../storage/mod.ts";
+import { type ArenaName, isMark, type Mark, type Path } from "../types/mod.ts";
+import { type Attr, type Filesystem, listPath, nodeByIno, statusText } from "../unreal/mod.ts";
+import { logger } from "../util/mod.ts";
+import { ERRNO, errnoOf, FsError } from "./errno.ts";
+
+const log = logger("fuse");
+
+/** The xattrs realize shows (DESIGN §4.4). */
+export const XATTR = {
+  mark: "user.realize.mark",
+  status: "user.realize.status",
+  version: "user.realize.version",
+} as const;
+
+const S_IFDIR = 0o040000;
+const S_IFREG = 0o100000;
+const READDIR_BATCH = 256;
+/** Most files open at once through the mount. */
+export const OPEN_FILES_MAX = 65_536;
+
+/** An arena as the filesystem sees it. */
+export interface FsArena {
+  /** Its database (a connection of this worker). */
+  readonly db: Database;
+  /** Its datadir, or `null`. */
+  readonly datadir: string | null;
+  /** The arena's default mark (from the configuration). */
+  readonly mark: Mark;
+}
+
+/** Reads remote bytes (the main thread, through the blob cache and the peers). */
+export type RemoteRead = (req: {
+  arena: ArenaName;
+  path: Path;
+  hash: string;
+  size: number;
+  offset: number;
+  length: number;
+}) => Promise<Uint8Array>;
+
+/** Options of {@linkcode RealizeFs}. */
+export interface RealizeFsOptions {
+  readonly fs: Filesystem;
+  readonly arenas: ReadonlyMap<ArenaName, FsArena>;
+  readonly remoteRead: RemoteRead;
+  /** Seconds the kernel may cache attributes and entries (changes are invalidated). */
+  readonly ttlSeconds: number;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+type Open =
+  | { readonly kind: "local"; readonly file: Deno.FsFile }
+  | {
+    readonly kind: "remote";
+    readonly arena: ArenaName;
+    readonly path: Path;
+    readonly hash: string;
+    readonly size: number;
+  };
+
+/** FUSE handlers over the realize view. */
+export class RealizeFs implements FuseHandlers {
+  readonly #o: RealizeFsOptions;
+  readonly #open = new Map<number, Open>();
+  #nextFh = 1;
+
+  /** @param options see {@linkcode RealizeFsOptions} */
+  constructor(options: RealizeFsOptions) {
+    this.#o = options;
+  }
+
+  #run(r: FuseReply, what: string, fn: () => void | Promise<void>): void {
+    const done = (error?: unknown) => {
+      if (error !== undefined && !r.sent) {
+        const errno = errnoOf(error);
+        if (errno === ERRNO.EIO) log.warn(`${what} failed`, error);
+        r.err(errno);
+      }
+      if (!r.sent) {
+        log.error(`${what} finished without replying (a bug): EIO`);
+        r.err(ERRNO.EIO);
+      }
+    };
+    try {
+      const p = fn();
+      if (p instanceof Promise) p.then(() => done(), done);
+      else done();
+    } catch (error) {
+      done(error);
+    }
+  }
+
+  #fuseAttr(a: Attr): FuseAttr {
+    return {
+      ino: a.ino,
+      mode: (a.kind === "dir" ? S_IFDIR : S_IFREG) | a.perm,
+      nlink: a.kind === "dir" ? 2 : 1,
+      uid: this.#o.uid,
+      gid: this.#o.gid,
+      size: a.size,
+      mtime: { secs: a.mtime.secs, nsecs: a.mtime.nsecs },
+    };
+  }
+
+  lookup(r: FuseReply, parent: number, name: string): void {
+    this.#run(r, `lookup ${parent}/${name}`, () => {
+      const a = this.#o.fs.lookup(parent, name);
+      const ttl = this.#o.ttlSeconds;
+      if (a === null) return r.noEntry(ttl);
+      r.entry({ attr: this.#fuseAttr(a), attrTimeout: ttl, entryTimeout: ttl });
+    });
+  }
+
+  forget(): void {
+    // Inodes are stable and persistent: nothing to release.
+  }
+
+  getattr(r: FuseReply, ino: number): void {
+    this.#run(r, `getattr ${ino}`, () => {
+      const a = this.#o.fs.getattr(ino);
+      if (a === null) throw new FsError(ERRNO.ENOENT, `no inode ${ino}`);
+      r.attr(this.#fuseAttr(a), this.#o.ttlSeconds);
+    });
+  }
+
+  /** The arena, path and attributes of a file inode. */
+  #file(ino: number): { arena: ArenaName; a: FsArena; path: Path; attr: Attr } {
+    const owner = this.#o.fs.arenaOf(ino);
+    const attr = this.#o.fs.getattr(ino);
+    if (owner === null || attr === null) throw new FsError(ERRNO.ENOENT, `no inode ${ino}`);
+    if (attr.kind === "dir") throw new FsError(ERRNO.EISDIR, `inode ${ino} is a directory`);
+    const a = this.#o.arenas.get(owner.arena)!;
+    const path = a.db.read((tx) => nodeByIno(tx, ino))?.path;
+    if (path === undefined) throw new FsError(ERRNO.ENOENT, `no inode ${ino}`);
+    return { arena: owner.arena, a, path, attr };
+  }
+
+  open(r: FuseReply, ino: number, write: boolean): void {
+    this.#run(r, `open ${ino}`, async () => {
+      if (write) throw new FsError(ERRNO.EROFS, "read-only: write through the overlay");
+      if (this.#open.size >= OPEN_FILES_MAX) throw new FsError(ERRNO.EBUSY, "too many open files");
+      const { arena, a, path, attr } = this.#file(ino);
+      const fh = this.#nextFh++;
+      if (attr.local && a.datadir !== null) {
+        const file = await Deno.open(`${a.datadir}/${path}`, { read: true });
+        this.#open.set(fh, { kind: "local", file });
+        return r.open({ fh });
+      }
+      if (attr.hash === null) {
+        throw new FsError(ERRNO.EIO, `${arena}/${path}: version not hashed yet`);
+      }
+      this.#open.set(fh, {
+        kind: "remote",
+        arena,
+        path,
+        hash: attr.hash.toString(),
+        size: attr.size,
+      });
+      // A version never changes: the kernel may keep its pages across opens.
+      r.open({ fh, keepCache: true });
+    });
+  }
+
+  read(r: FuseReply, _ino: number, size: number, offset: number, fh: number): void {
+    this.#run(r, `read fh ${fh}`, async () => {
+      const o = this.#open.get(fh);
+      if (o === undefined) throw new FsError(ERRNO.EBADF, `no open file ${fh}`);
+      if (o.kind === "local") {
+        const buf = new Uint8Array(size);
+        await o.file.seek(offset, Deno.SeekMode.Start);
+        let n = 0;
+        while (n < size) {
+          const got = await o.file.read(buf.subarray(n));
+          if (got === null) break;
+          n += got;
+        }
+        return r.buf(buf.subarray(0, n));
+      }
+      const length = Math.max(0, Math.min(size, o.size - offset));
+      if (length === 0) return r.buf(new Uint8Array(0));
+      const bytes = await this.#o.remoteRead({ ...o, offset, length });
+      r.buf(bytes);
+    });
+  }
+
+  release(r: FuseReply, _ino: number, fh: number): void {
+    const o = this.#open.get(fh);
+    this.#open.delete(fh);
+    if (o?.kind === "local") o.file.close();
+    r.err(0);
+  }
+
+  opendir(r: FuseReply, ino: number): void {
+    this.#run(r, `opendir ${ino}`, () => {
+      const a = this.#o.fs.getattr(ino);
+      if (a === null) throw new FsError(ERRNO.ENOENT, `no inode ${ino}`);
+      if (a.kind !== "dir") throw new FsError(ERRNO.ENOTDIR, `inode ${ino} is a file`);
+      r.open({ fh: 0 });
+    });
+  }
+
+  readdir(r: FuseReply, ino: number, size: number, offset: number): void {
+    this.#run(r, `readdir ${ino}`, () => {
+      const entries = this.#o.fs.readdir(ino, offset, READDIR_BATCH);
+      if (entries === null) throw new FsError(ERRNO.ENOTDIR, `inode ${ino} is not a directory`);
+      r.dir(
+        entries.map((e) => ({
+          name: e.name,
+          ino: e.ino,
+          mode: e.kind === "dir" ? S_IFDIR : S_IFREG,
+          next: e.next,
+        })),
+        size,
+      );
+    });
+  }
+
+  releasedir(r: FuseReply): void {
+    r.err(0);
+  }
+
+  statfs(r: FuseReply): void {
+    r.statfs({ bsize: 4096, blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0, namemax: 255 });
+  }
+
+  /** The arena, its database and the path of an inode inside an arena (for xattrs). */
+  #where(ino: number): { a: FsArena; path: Path; attr: Attr } | null {
+    if (ino === ROOT_INODE) return null;
+    const owner = this.#o.fs.arenaOf(ino);
+    const attr = this.#o.fs.getattr(ino);
+    if (owner === null || attr === null) return null;
+    const a = this.#o.arenas.get(owner.arena)!;
+    const path = a.db.read((tx) => nodeByIno(tx, ino))?.path;
+    return path === undefined ? null : { a, path, attr };
+  }
+
+  getxattr(r: FuseReply, ino: number, name: string, size: number): void {
+    this.#run(r, `getxattr ${ino} ${name}`, () => {
+      const value = this.#xattr(ino, name);
+      if (value === null) throw new FsError(ERRNO.ENODATA, `no ${name}`);
+      const bytes = new TextEncoder().encode(value);
+      if (size === 0) return r.xattrSize(bytes.length);
+      if (size < bytes.length) throw new FsError(ERRNO.ERANGE, `${name} is longer than ${size}`);
+      r.buf(bytes);
+    });
+  }
+
+  #xattr(ino: number, name: string): string | null {
+    const w = this.#where(ino);
+    if (w === null) return null;
+    const { a, path, attr } = w;
+    switch (name) {
+      case XATTR.mark: {
+        const explicit = a.db.read((tx) => getMark(tx, path));
+        if (explicit !== null) return explicit;
+        return `${a.db.read((tx) => markFor(tx, path, a.mark))} (inherited)`;
+      }
+      case XATTR.status: {
+        if (attr.kind === "dir") return null;
+        const entry = a.db.read((tx) => listPath(tx, path));
+        return entry === null ? null : statusText(entry);
+      }
+      case XATTR.version:
+        return attr.kind === "dir" || attr.hash === null ? null : attr.hash.toString();
+      default:
+        return null;
+    }
+  }
+
+  listxattr(r: FuseReply, ino: number, size: number): void {
+    this.#run(r, `listxattr ${ino}`, () => {
+      const w = this.#where(ino);
+      const names = w === null
+        ? []
+        : w.attr.kind === "dir"
+        ? [XATTR.mark]
+        : [XATTR.mark, XATTR.status, XATTR.version];
+      const bytes = new TextEncoder().encode(names.map((n) => `${n}\0`).join(""));
+      if (size === 0) return r.xattrSize(bytes.length);
+      if (size < bytes.length) throw new FsError(ERRNO.ERANGE, "xattr list too long");
+      r.buf(bytes);
+    });
+  }
+
+  setxattr(r: FuseReply, ino: number, name: string, value: Uint8Array): void {
+    this.#run(r, `setxattr ${ino} ${name}`, () => {
+      if (name !== XATTR.mark) throw new FsError(ERRNO.ENOTSUP, `${name} cannot be set`);
+      const w = this.#where(ino);
+      if (w === null) throw new FsError(ERRNO.ENOTSUP, "marks are set on arenas and their files");
+      const text = new TextDecoder().decode(value).trim();
+      if (text === "") {
+        w.a.db.write((tx) => clearMark(tx, w.path));
+        return r.err(0);
+      }
+      if (!isMark(text)) {
+        throw new FsError(ERRNO.EINVAL, `invalid mark ${JSON.stringify(text)}: own, keep or watch`);
+      }
+      w.a.db.write((tx) => setMark(tx, w.path, text));
+      r.err(0);
+    });
+  }
+
+  removexattr(r: FuseReply, ino: number, name: string): void {
+    this.#run(r, `removexattr ${ino} ${name}`, () => {
+      if (name !== XATTR.mark) throw new FsError(ERRNO.ENOTSUP, `${name} cannot be removed`);
+      const w = this.#where(ino);
+      if (w === null) throw new FsError(ERRNO.ENODATA, "no mark");
+      const cleared = w.a.db.write((tx) => clearMark(tx, w.path));
+      r.err(cleared ? 0 : ERRNO.ENODATA);
+    });
+  }
+
+  /** Closes every open local file (at unmount). */
+  closeAll(): void {
+    for (const o of this.#open.values()) if (o.kind === "local") o.file.close();
+    this.#open.clear();
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * Reads of remote content for the filesystem (DESIGN §4.4, seed `#largedl`): served from
+ * the blob cache when present; otherwise fetched from a peer that has the version in
+ * aligned chunks, stored in the blob, and returned. Concurrent readers of the same chunk
+ * share one fetch; a sequential reader gets the next chunks fetched ahead. When the cache
+ * cannot keep a chunk (a file larger than the quota), the bytes are served from memory.
+ * With no peer to ask, a read fails (EIO) after a bounded wait — never hangs.
+ *
+ * @module
+ */
+
+import type { Household } from "../net/mod.ts";
+import { markFor } from "../storage/mod.ts";
+import { type ArenaName, ByteRange, Hash, type Mark, type Path } from "../types/mod.ts";
+import type { BlobHandle, UnrealArena } from "../unreal/mod.ts";
+import { logger } from "../util/mod.ts";
+import { ERRNO, FsError } from "./errno.ts";
+
+const log = logger("fuse");
+
+/** Bytes fetched per request to a peer (aligned). */
+export const CHUNK_BYTES = 1 << 20;
+/** Chunks fetched ahead of a sequential reader. */
+export const READ_AHEAD_CHUNKS = 8;
+/** How long a read waits for a peer that has the version to connect. */
+export const PEER_WAIT_MS = 3000;
+/** Chunks kept in memory when the cache could not store them (files larger than the quota). */
+const MEMORY_CHUNKS_MAX = 32;
+/** Idle time before an open blob handle is closed. */
+const HANDLE_IDLE_MS = 5000;
+
+/** An arena whose remote files can be read. */
+export interface ReadableArena {
+  readonly unreal: UnrealArena;
+  readonly mark: Mark;
+}
+
+/** One read. */
+export interface RemoteReadRequest {
+  readonly arena: ArenaName;
+  readonly path: Path;
+  /** The version (base64 hash). */
+  readonly hash: string;
+  readonly size: number;
+  readonly offset: number;
+  readonly length: number;
+}
+
+interface OpenBlob {
+  readonly handle: BlobHandle;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  /** End of the last read, to detect sequential readers. */
+  lastEnd: number;
+}
+
+/** Serves the filesystem's remote reads. */
+export class RemoteReader {
+  readonly #arenas: ReadonlyMap<ArenaName, ReadableArena>;
+  readonly #household: () => Household | null;
+  readonly #blobs = new Map<string, OpenBlob>();
+  readonly #inflight = new Map<string, Promise<void>>();
+  /** Chunks the cache did not keep, by `hash:index`, oldest first. */
+  readonly #memory = new Map<string, Uint8Array>();
+  readonly #waitMs: number;
+  /** Counters for metrics. */
+  readonly stats = { fromCache: 0, fromNetwork: 0, bytesFetched: 0, failures: 0 };
+
+  /**
+   * @param arenas the arenas
+   * @param household the household (or `null` while offline)
+   * @param options `peerWaitMs`: how long to wait for a peer to connect
+   */
+  constructor(
+    arenas: ReadonlyMap<ArenaName, ReadableArena>,
+    household: () => Household | null,
+    options: { peerWaitMs?: number } = {},
+  ) {
+    this.#arenas = arenas;
+    this.#household = household;
+    this.#waitMs = options.peerWaitMs ?? PEER_WAIT_MS;
+  }
+
+  /**
+   * Reads a range of a remote version.
+   *
+   * @param req what to read
+   * @returns the bytes (fewer only at the end of the file)
+   * @throws {FsError} EIO when the bytes are neither cached nor available from a peer
+   */
+  async read(req: RemoteReadRequest): Promise<Uint8Array> {
+    const arena = this.#arenas.get(req.arena);
+    if (arena === undefined) throw new FsError(ERRNO.ENOENT, `no arena ${req.arena}`);
+    const hash = Hash.parse(req.hash);
+    const blob = this.#blob(arena, req, hash);
+    const sequential = req.offset === blob.lastEnd;
+    blob.lastEnd = req.offset + req.length;
+    const first = blob.handle.read(req.offset, req.length);
+    if (first instanceof Uint8Array) {
+      this.stats.fromCache++;
+      if (sequential) this.#readAhead(arena, req, hash, blob);
+      return first;
+    }
+    this.stats.fromNetwork++;
+    const firstChunk = Math.floor(req.offset / CHUNK_BYTES);
+    const lastChunk = Math.floor((req.offset + req.length - 1) / CHUNK_BYTES);
+    const fetches: Promise<void>[] = [];
+    for (let i = firstChunk; i <= lastChunk; i++) {
+      fetches.push(this.#chunk(arena, req, hash, blob, i));
+    }
+    if (sequential || req.offset === 0) this.#readAhead(arena, req, hash, blob);
+    await Promise.all(fetches);
+    const again = blob.handle.read(req.offset, req.length);
+    if (again instanceof Uint8Array) return again;
+    return this.#fromMemory(req, hash);
+  }
+
+  #blob(arena: ReadableArena, req: RemoteReadRequest, hash: Hash): OpenBlob {
+    let b = this.#blobs.get(req.hash);
+    if (b === undefined) {
+      const mark = arena.unreal.db.read((tx) => markFor(tx, req.path, arena.mark));
+      const area = mark === "watch" ? "working" : "protected";
+      b = {
+        handle: arena.unreal.blobs.open(hash, req.size, { area }),
+        timer: undefined,
+        lastEnd: -1,
+      };
+      this.#blobs.set(req.hash, b);
+    }
+    clearTimeout(b.timer);
+    const key = req.hash;
+    const blob = b;
+    b.timer = setTimeout(() => {
+      this.#blobs.delete(key);
+      void blob.handle.close();
+    }, HANDLE_IDLE_MS);
+    return b;
+  }
+
+  #readAhead(arena: ReadableArena, req: RemoteReadRequest, hash: Hash, blob: OpenBlob): void {
+    const next = Math.floor((req.offset + req.length) / CHUNK_BYTES);
+    const last = Math.floor((req.size - 1) / CHUNK_BYTES);
+    for (let i = next; i <= Math.min(last, next + READ_AHEAD_CHUNKS - 1); i++) {
+      const start = i * CHUNK_BYTES;
+      const range = ByteRange.of(start, Math.min(req.size, start + CHUNK_BYTES));
+      if (blob.handle.present().contains(range)) continue;
+      this.#chunk(arena, req, hash, blob, i).catch(() => {}); // best effort
+    }
+  }
+
+  /** Fetches chunk `i` once, however many readers want it. */
+  #chunk(
+    arena: ReadableArena,
+    req: RemoteReadRequest,
+    hash: Hash,
+    blob: OpenBlob,
+    i: number,
+  ): Promise<void> {
+    const key = `${req.hash}:${i}`;
+    if (this.#memory.has(key)) return Promise.resolve();
+    const start = i * CHUNK_BYTES;
+    const range = ByteRange.of(start, Math.min(req.size, start + CHUNK_BYTES));
+    if (blob.handle.present().contains(range)) return Promise.resolve();
+    let p = this.#inflight.get(key);
+    if (p === undefined) {
+      p = this.#fetch(arena, req, hash, blob, range, key).finally(() => this.#inflight.delete(key));
+      this.#inflight.set(key, p);
+    }
+    return p;
+  }
+
+  async #fetch(
+    arena: ReadableArena,
+    req: RemoteReadRequest,
+    hash: Hash,
+    blob: OpenBlob,
+    range: ByteRange,
+    key: string,
+  ): Promise<void> {
+    const bytes = new Uint8Array(range.end - range.start);
+    let stored = true;
+    await this.#withPeer(req, async (household) => {
+      await household.read(
+        { arena: req.arena, path: req.path, hash },
+        { offset: range.start, length: bytes.length },
+        (offset, data) => {
+          bytes.set(data, offset - range.start);
+          if (blob.handle.write(offset, data) === "skipped") stored = false;
+        },
+      );
+    });
+    this.stats.bytesFetched += bytes.length;
+    if (!stored) this.#remember(key, bytes);
+    if (blob.handle.isComplete()) {
+      arena.unreal.blobs.verify(hash).catch((e) => log.warn(`verifying ${req.path} failed`, e));
+    }
+  }
+
+  /** Runs `fn` with the household, waiting (bounded) for a peer that has the version. */
+  async #withPeer(req: RemoteReadRequest, fn: (h: Household) => Promise<void>): Promise<void> {
+    const deadline = Date.now() + this.#waitMs;
+    for (;;) {
+      const h = this.#household();
+      try {
+        if (h === null) throw new FsError(ERRNO.EIO, "offline");
+        return await fn(h);
+      } catch (error) {
+        if (Date.now() >= deadline) {
+          this.stats.failures++;
+          throw new FsError(
+            ERRNO.EIO,
+            `Cannot read "${req.arena}/${req.path}": not cached and no connected peer has it`,
+            { cause: error },
+          );
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  #remember(key: string, bytes: Uint8Array): void {
+    this.#memory.set(key, bytes);
+    while (this.#memory.size > MEMORY_CHUNKS_MAX) {
+      this.#memory.delete(this.#memory.keys().next().value!);
+    }
+  }
+
+  /** Assembles a range from chunks kept in memory (the cache refused them). */
+  #fromMemory(req: RemoteReadRequest, _hash: Hash): Uint8Array {
+    const out = new Uint8Array(req.length);
+    for (let at = req.offset; at < req.offset + req.length;) {
+      const i = Math.floor(at / CHUNK_BYTES);
+      const chunk = this.#memory.get(`${req.hash}:${i}`);
+      if (chunk === undefined) {
+        throw new FsError(ERRNO.EIO, `Cannot read "${req.arena}/${req.path}": chunk ${i} lost`);
+      }
+      const from = at - i * CHUNK_BYTES;
+      const n = Math.min(chunk.length - from, req.offset + req.length - at);
+      out.set(chunk.subarray(from, from + n), at - req.offset);
+      at += n;
+    }
+    return out;
+  }
+
+  /** Closes every open blob handle. */
+  async close(): Promise<void> {
+    for (const b of this.#blobs.values()) {
+      clearTimeout(b.timer);
+      await b.handle.close();
+    }
+    this.#blobs.clear();
+  }
+}
