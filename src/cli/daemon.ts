@@ -4,7 +4,10 @@
  * @module
  */
 
-import { loadConfig } from "../config/mod.ts";
+import { resolve } from "node:path";
+import { type HostPort, loadConfig, parseHostPort } from "../config/mod.ts";
+import { Daemon } from "../daemon/mod.ts";
+import { type KeyPair, parsePrivateKey } from "../keys/mod.ts";
 import type { Invocation } from "./commands.ts";
 import { type CliIo, EXIT, UsageError } from "./io.ts";
 
@@ -31,18 +34,61 @@ export async function checkConfig(file: string, io: CliIo): Promise<number> {
 }
 
 /**
- * Runs the daemon in the foreground. Until the daemon issue lands this validates the
- * configuration and says that the daemon itself is not implemented yet.
+ * Runs the daemon in the foreground until SIGTERM or SIGINT: then it stops cleanly (jobs,
+ * databases, FUSE) and exits 0; a second signal exits at once.
  *
  * @param inv the parsed command line
  * @returns the exit code
+ * @throws {Error} a fatal set-up error, with its causes
  */
 export async function runDaemon(inv: Invocation): Promise<number> {
   const file = inv.values.config;
   if (typeof file !== "string" || file === "") {
     throw new UsageError("missing --config (see realize --help)");
   }
-  await loadConfig(file);
-  inv.io.err("realize: the daemon is not implemented yet (arrives with the daemon issue)\n");
-  return EXIT.usage;
+  const address = typeof inv.values.address === "string" ? inv.values.address : null;
+  let listen: HostPort | null;
+  try {
+    listen = address === null ? null : parseHostPort(address, { allowPortZero: true });
+  } catch (error) {
+    throw new UsageError(`invalid --address "${address}": ${(error as Error).message}`);
+  }
+  const config = await loadConfig(file);
+  listen ??= config.network.address;
+  const keyFile = typeof inv.values.privkey === "string"
+    ? inv.values.privkey
+    : config.network.privkey;
+  const keys = keyFile === null ? null : await readKeys(keyFile);
+  const fuse = typeof inv.values.fuse === "string" ? resolve(inv.values.fuse) : null;
+  const daemon = await Daemon.start({ config, keys, listen, fuse });
+  const stopped = Promise.withResolvers<void>();
+  let signals = 0;
+  const onSignal = () => {
+    if (++signals > 1) Deno.exit(EXIT.interrupted); // a second signal: now
+    inv.io.err("realize: stopping (a second signal exits at once)\n");
+    daemon.stop().then(stopped.resolve, stopped.reject);
+  };
+  Deno.addSignalListener("SIGTERM", onSignal);
+  Deno.addSignalListener("SIGINT", onSignal);
+  try {
+    await stopped.promise;
+  } finally {
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    Deno.removeSignalListener("SIGINT", onSignal);
+  }
+  return EXIT.ok;
+}
+
+async function readKeys(file: string): Promise<KeyPair> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (cause) {
+    throw new Error(`Cannot read the private key "${file}"`, { cause });
+  }
+  try {
+    return await parsePrivateKey(text);
+  } catch (cause) {
+    throw new Error(`Cannot use the private key "${file}"`, { cause });
+  }
 }

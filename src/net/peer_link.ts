@@ -48,6 +48,8 @@ export interface Applied {
   readonly arena: ArenaName;
   readonly notifications: number;
   readonly catchup: boolean;
+  /** Paths the batch touched (for cache invalidation). */
+  readonly paths: readonly Path[];
 }
 
 /** Options of {@linkcode PeerLink}. */
@@ -169,7 +171,12 @@ export class PeerLink {
     }
     await flush();
     const count = item.notifications.length;
-    this.#o.onApplied?.({ peer: this.peer, arena, notifications: count, catchup });
+    const touched: Path[] = [];
+    for (const n of item.notifications) {
+      if ("path" in n) touched.push(n.path);
+      if ("dest" in n) touched.push(n.dest);
+    }
+    this.#o.onApplied?.({ peer: this.peer, arena, notifications: count, catchup, paths: touched });
   }
 
   /** Our unmodified local copies of versions a peer replaced or removed. */

@@ -1,0 +1,175 @@
+// Two real daemons as separate processes (the `realize` CLI): keys from `realize keygen`,
+// configs on disk, a FUSE mount on the second, the control endpoint, clean and unclean
+// shutdowns.
+import assert from "node:assert/strict";
+import { mountedAt } from "../ffi/libc/mod.ts";
+import { realize, REPO, run, tempDir, waitFor } from "./helpers.ts";
+
+const HAS_FUSE = Deno.uid() === 0 && (() => {
+  try {
+    return Deno.statSync("/dev/fuse") !== null;
+  } catch {
+    return false;
+  }
+})();
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+interface Node {
+  readonly dir: string;
+  readonly config: string;
+  readonly pub: string;
+}
+
+async function node(root: string, name: string): Promise<Node> {
+  const dir = `${root}/${name}`;
+  await Deno.mkdir(`${dir}/data`, { recursive: true });
+  const key = await realize(["keygen", "--out", `${dir}/peer.key`]);
+  assert.equal(key.code, 0, key.stderr);
+  return { dir, config: `${dir}/config.toml`, pub: key.stdout };
+}
+
+function writeConfig(n: Node, body: string): void {
+  Deno.writeTextFileSync(
+    n.config,
+    `[network]\nprivkey = "peer.key"\n[control]\nsocket = "control.sock"\n[cache]\ndb = "cache.db"\n` +
+      `[[arena]]\nname = "docs"\nworkdir = "work"\ndatadir = "data"\ndebounce = 0\n${body}`,
+  );
+}
+
+function daemon(n: Node, args: string[] = []): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--no-prompt",
+      "--cached-only",
+      "--frozen",
+      "--config",
+      `${REPO}/deno.json`,
+      `${REPO}/main.ts`,
+      "--config",
+      n.config,
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+async function stopped(p: Deno.ChildProcess): Promise<{ code: number; stderr: string }> {
+  const out = await p.output();
+  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+}
+
+Deno.test({
+  name: "two daemons: a file written on A is read through B's mount; SIGTERM unmounts and exits 0",
+  ignore: !HAS_FUSE,
+  fn: async () => {
+    using tmp = tempDir();
+    const a = await node(tmp.path, "a");
+    const b = await node(tmp.path, "b");
+    const port = freePort();
+    writeConfig(a, `[[peer]]\nname = "b"\npubkey = """${b.pub}"""\n`);
+    writeConfig(
+      b,
+      `[[peer]]\nname = "a"\naddress = "127.0.0.1:${port}"\npubkey = """${a.pub}"""\n`,
+    );
+    await Deno.writeTextFile(`${a.dir}/data/hello.txt`, "hello from a");
+    const mnt = `${b.dir}/mnt`;
+    await Deno.mkdir(mnt);
+    const pa = daemon(a, ["--address", `127.0.0.1:${port}`]);
+    const pb = daemon(b, ["--fuse", mnt]);
+    try {
+      const file = `${mnt}/docs/hello.txt`;
+      await waitFor(
+        async () => await Deno.readTextFile(file).catch(() => "") === "hello from a",
+        "A's file through B's mount",
+        { timeoutMs: 30_000 },
+      );
+      const status = await realize(["status", "--config", b.config, "--json"]);
+      assert.equal(status.code, 0, status.stderr);
+      const s = JSON.parse(status.stdout);
+      assert.equal(s.fuse.mounted, true);
+      assert.equal(s.peers[0].connected, true);
+      const peers = await realize(["peers", "--config", a.config]);
+      assert.match(peers.stdout, /b: connected/);
+      const ls = await realize(["ls", "--config", b.config, "docs"]);
+      assert.match(ls.stdout, /remote 100%.*hello\.txt/);
+      await Deno.writeTextFile(`${a.dir}/data/hello.txt`, "edited on a");
+      await waitFor(
+        async () => await Deno.readTextFile(file).catch(() => "") === "edited on a",
+        "the edit through B's mount",
+        { timeoutMs: 30_000 },
+      );
+    } finally {
+      pa.kill("SIGTERM");
+      pb.kill("SIGTERM");
+      const [ra, rb] = await Promise.all([stopped(pa), stopped(pb)]);
+      assert.equal(ra.code, 0, ra.stderr);
+      assert.equal(rb.code, 0, rb.stderr);
+      assert.match(rb.stderr, /unmounted/);
+    }
+    assert.equal(mountedAt(mnt), null, "B left nothing mounted");
+    await assert.rejects(Deno.stat(`${b.dir}/control.sock`), "the control socket is removed");
+  },
+});
+
+Deno.test({
+  name: "a daemon killed with SIGKILL leaves a stale mount that the next start clears",
+  ignore: !HAS_FUSE,
+  fn: async () => {
+    using tmp = tempDir();
+    const b = await node(tmp.path, "b");
+    writeConfig(b, "");
+    await Deno.writeTextFile(`${b.dir}/data/local.txt`, "local");
+    const mnt = `${b.dir}/mnt`;
+    await Deno.mkdir(mnt);
+    const first = daemon(b, ["--fuse", mnt]);
+    await waitFor(() => mountedAt(mnt) !== null, "mounted", { timeoutMs: 30_000 });
+    first.kill("SIGKILL");
+    await first.output();
+    assert.equal(mountedAt(mnt), "fuse.realize", "a stale mount stays behind");
+    const second = daemon(b, ["--fuse", mnt]);
+    try {
+      await waitFor(
+        async () => await Deno.readTextFile(`${mnt}/docs/local.txt`).catch(() => "") === "local",
+        "served again",
+        { timeoutMs: 30_000 },
+      );
+    } finally {
+      second.kill("SIGTERM");
+      const r = await stopped(second);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /clearing a stale FUSE mount/);
+    }
+    assert.equal(mountedAt(mnt), null);
+  },
+});
+
+Deno.test("the daemon fails with one clear line for a missing mountpoint or key", async () => {
+  using tmp = tempDir();
+  const b = await node(tmp.path, "b");
+  writeConfig(b, "");
+  const noMount = await run([
+    Deno.execPath(),
+    "run",
+    "-A",
+    `${REPO}/main.ts`,
+    "--config",
+    b.config,
+    "--fuse",
+    `${b.dir}/nope`,
+  ]);
+  assert.equal(noMount.code, 1);
+  assert.match(noMount.stderr, /realize: error: .*the directory does not exist/);
+  Deno.removeSync(`${b.dir}/peer.key`);
+  const noKey = await run([Deno.execPath(), "run", "-A", `${REPO}/main.ts`, "--config", b.config]);
+  assert.equal(noKey.code, 1);
+  assert.match(noKey.stderr, /realize: error: Cannot read the private key ".*peer\.key"/);
+});
