@@ -15,10 +15,24 @@ Deno.test("realize with an unknown command exits 2 with one line on stderr", asy
   assert.equal(r.stderr, 'realize: unknown command "frobnicate" (see realize --help)\n');
 });
 
-Deno.test("realize demo says it is not implemented yet and exits 2", async () => {
-  const r = await realize(["demo"]);
-  assert.equal(r.code, 2);
-  assert.match(r.stderr, /^realize: demo: not implemented yet/);
+Deno.test({
+  name: "realize demo narrates two peers and leaves nothing mounted or on disk",
+  ignore: Deno.uid() !== 0,
+  fn: async () => {
+    const r = await realize(["demo"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /bob reads it through his mount, fetched on demand: "Hello from alice\.\\n"/,
+    );
+    assert.match(r.stdout, /bob sees the new version: "Hello from alice, edited\.\\n"/);
+    assert.match(r.stdout, /bob still reads it, offline: "Hello from alice, edited\.\\n"/);
+    const root = /Cleaned up: nothing mounted, (\S+) removed\./.exec(r.stdout)?.[1];
+    assert.ok(root !== undefined, r.stdout);
+    await assert.rejects(Deno.stat(root));
+    const mounts = await Deno.readTextFile("/proc/self/mountinfo");
+    assert.ok(!mounts.includes(root), "nothing left mounted");
+  },
 });
 
 Deno.test("realize keygen prints a public key; a second run refuses to overwrite", async () => {

@@ -53,6 +53,7 @@ Deno.test("runCli() usage errors exit 2 with one line", async () => {
 
 Deno.test("runCli() unimplemented commands say so and exit 2", async () => {
   const implemented = [
+    "demo",
     "keygen",
     "check",
     "ls",

@@ -133,10 +133,9 @@ const LIST: Command[] = [
   },
   {
     name: "demo",
-    usage: "demo",
+    usage: "demo [--verbose]",
     summary: "two peers on loopback, narrated: the product in one minute",
-    options: {},
-    arrivesWith: "the daemon issue",
+    options: { verbose: { type: "boolean", short: "v" } },
   },
 ];
 

@@ -18,6 +18,7 @@ import {
   overview,
 } from "./commands.ts";
 import { type CliIo, EXIT, UsageError } from "./io.ts";
+import { demo } from "./demo.ts";
 import { keygen } from "./keygen.ts";
 import { ls, printListing } from "./ls.ts";
 import { loadConfig } from "../config/mod.ts";
@@ -31,6 +32,8 @@ export { captureIo, type CliIo, EXIT, processIo, UsageError } from "./io.ts";
 type Handler = (inv: Invocation) => Promise<number>;
 
 const HANDLERS: Record<string, Handler> = {
+  demo: ({ values, io }) =>
+    demo(io, { verbose: values.verbose === true || io.env("REALIZE_LOG") !== undefined }),
   keygen: async ({ values, io }) => {
     await keygen(requireString(values, "out"), io);
     return EXIT.ok;

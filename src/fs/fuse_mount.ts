@@ -9,7 +9,7 @@
 
 import { MNT, mountedAt, umount } from "../../ffi/libc/mod.ts";
 import type { ArenaName, Mark } from "../types/mod.ts";
-import { describeError, logger } from "../util/mod.ts";
+import { currentLogSettings, describeError, logger } from "../util/mod.ts";
 import { ERRNO, errnoOf } from "./errno.ts";
 import type { WorkerConfig, WorkerIn, WorkerOut } from "./fuse_worker.ts";
 import type { RemoteReader } from "./remote_reader.ts";
@@ -72,6 +72,10 @@ export class FuseMount {
       uid: Deno.uid() ?? 0,
       gid: Deno.gid() ?? 0,
       allowOther: options.allowOther ?? Deno.uid() === 0,
+      log: (() => {
+        const s = currentLogSettings();
+        return { defaultLevel: s.defaultLevel, levels: [...s.levels], format: s.format };
+      })(),
     };
     const m = new FuseMount(options.mountpoint, worker, options.reader);
     const ready = Promise.withResolvers<void>();

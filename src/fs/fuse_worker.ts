@@ -18,7 +18,7 @@ import {
 } from "../storage/mod.ts";
 import type { ArenaName, Mark } from "../types/mod.ts";
 import { ARENA_SCHEMAS, ArenaView, Filesystem, GLOBAL_TREE_SCHEMA } from "../unreal/mod.ts";
-import { configure, describeError } from "../util/mod.ts";
+import { configure, describeError, type Level } from "../util/mod.ts";
 import { ERRNO, FsError } from "./errno.ts";
 import { type FsArena, RealizeFs } from "./realize_fs.ts";
 
@@ -36,6 +36,8 @@ export interface WorkerConfig {
   readonly uid: number;
   readonly gid: number;
   readonly allowOther: boolean;
+  /** The main thread's log levels and format, so the worker filters the same way. */
+  readonly log: { defaultLevel: Level; levels: [string, Level][]; format: "plain" | "systemd" };
 }
 
 /** What the worker posts. */
@@ -88,6 +90,7 @@ const pending = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: 
 let nextId = 1;
 
 function start(config: WorkerConfig): void {
+  configure({ ...config.log, levels: new Map(config.log.levels) });
   const globalDb = openGlobalDatabase(config.globalDb, {
     schemas: [GLOBAL_INODE_SCHEMA, GLOBAL_TREE_SCHEMA],
   });

@@ -29,6 +29,8 @@ export const XATTR = {
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
 const READDIR_BATCH = 256;
+/** How long opening a file whose version is still pending waits for its hash. */
+export const PENDING_WAIT_MS = 10_000;
 /** Most files open at once through the mount. */
 export const OPEN_FILES_MAX = 65_536;
 
@@ -161,19 +163,26 @@ export class RealizeFs implements FuseHandlers {
         this.#open.set(fh, { kind: "local", file });
         return r.open({ fh });
       }
-      if (attr.hash === null) {
-        throw new FsError(ERRNO.EIO, `${arena}/${path}: version not hashed yet`);
+      const hashed = attr.hash === null ? await this.#hashed(ino) : attr;
+      if (hashed.hash === null) {
+        throw new FsError(ERRNO.EIO, `${arena}/${path}: the peer has not hashed it yet`);
       }
-      this.#open.set(fh, {
-        kind: "remote",
-        arena,
-        path,
-        hash: attr.hash.toString(),
-        size: attr.size,
-      });
+      const hash = hashed.hash.toString();
+      this.#open.set(fh, { kind: "remote", arena, path, hash, size: hashed.size });
       // A version never changes: the kernel may keep its pages across opens.
       r.open({ fh, keepCache: true });
     });
+  }
+
+  /** A file announced before its hash (#musthash): wait a little for the hash to arrive. */
+  async #hashed(ino: number): Promise<Attr> {
+    const deadline = Date.now() + PENDING_WAIT_MS;
+    for (;;) {
+      const a = this.#o.fs.getattr(ino);
+      if (a === null) throw new FsError(ERRNO.ENOENT, `no inode ${ino}`);
+      if (a.hash !== null || Date.now() > deadline) return a;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   read(r: FuseReply, _ino: number, size: number, offset: number, fh: number): void {

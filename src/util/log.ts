@@ -74,6 +74,15 @@ export function configureFromEnv(env: { get(key: string): string | undefined } =
 }
 
 /**
+ * The current log settings (a worker copies the levels and format).
+ *
+ * @returns the settings
+ */
+export function currentLogSettings(): LogSettings {
+  return settings;
+}
+
+/**
  * Replaces the log settings (tests capture lines this way).
  *
  * @param next the fields to change
