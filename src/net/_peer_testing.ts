@@ -246,9 +246,12 @@ export class TestPeer {
  * @param cond the condition
  * @param what for the timeout error
  */
-export async function until(cond: () => boolean, what: string): Promise<void> {
+export async function until(
+  cond: () => boolean | Promise<boolean>,
+  what: string,
+): Promise<void> {
   const deadline = Date.now() + 15_000;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }

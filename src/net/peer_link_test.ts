@@ -121,7 +121,11 @@ Deno.test("a peer's edit drops our unmodified local copy of the version it repla
       () => b.db.read((tx) => getFile(tx, p("shared.txt"))) === null,
       "local copy dropped",
     );
-    assert.equal(await Deno.stat(`${b.datadir}/shared.txt`).then(() => true, () => false), false);
+    // The index forgets the copy first, then the file moves to the trash.
+    await until(
+      async () => await Deno.stat(`${b.datadir}/shared.txt`).then(() => false, () => true),
+      "local file removed",
+    );
     const drops = b.db.read((tx) => historyAfter(tx, 0, 100)).filter((e) => e.kind === "drop");
     assert.deepEqual(drops.map((e) => e.path), ["shared.txt"]);
     assert.notEqual(b.db.read((tx) => getFile(tx, p("keep.txt"))), null, "others untouched");
