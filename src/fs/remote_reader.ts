@@ -58,7 +58,7 @@ export class RemoteReader {
   readonly #arenas: ReadonlyMap<ArenaName, ReadableArena>;
   readonly #household: () => Household | null;
   readonly #blobs = new Map<string, OpenBlob>();
-  readonly #inflight = new Map<string, Promise<void>>();
+  readonly #inflight = new Map<string, Promise<Uint8Array>>();
   /** Chunks the cache did not keep, by `hash:index`, oldest first. */
   readonly #memory = new Map<string, Uint8Array>();
   readonly #waitMs: number;
@@ -103,15 +103,23 @@ export class RemoteReader {
     this.stats.fromNetwork++;
     const firstChunk = Math.floor(req.offset / CHUNK_BYTES);
     const lastChunk = Math.floor((req.offset + req.length - 1) / CHUNK_BYTES);
-    const fetches: Promise<void>[] = [];
+    const parts: Promise<Uint8Array>[] = [];
     for (let i = firstChunk; i <= lastChunk; i++) {
-      fetches.push(this.#chunk(arena, req, hash, blob, i));
+      parts.push(this.#chunk(arena, req, hash, blob, i));
     }
     if (sequential || req.offset === 0) this.#readAhead(arena, req, hash, blob);
-    await Promise.all(fetches);
-    const again = blob.handle.read(req.offset, req.length);
-    if (again instanceof Uint8Array) return again;
-    return this.#fromMemory(req, hash);
+    // Assembled from the fetched chunks themselves, not re-read from the blob: the cache
+    // may trim or evict them before this reader runs again (a file larger than the quota).
+    const chunks = await Promise.all(parts);
+    const end = Math.min(req.size, req.offset + req.length);
+    const out = new Uint8Array(Math.max(0, end - req.offset));
+    chunks.forEach((chunk, k) => {
+      const start = (firstChunk + k) * CHUNK_BYTES;
+      const from = Math.max(req.offset, start);
+      const to = Math.min(end, start + chunk.length);
+      if (to > from) out.set(chunk.subarray(from - start, to - start), from - req.offset);
+    });
+    return out;
   }
 
   #blob(arena: ReadableArena, req: RemoteReadRequest, hash: Hash): OpenBlob {
@@ -139,7 +147,8 @@ export class RemoteReader {
   #readAhead(arena: ReadableArena, req: RemoteReadRequest, hash: Hash, blob: OpenBlob): void {
     const next = Math.floor((req.offset + req.length) / CHUNK_BYTES);
     const last = Math.floor((req.size - 1) / CHUNK_BYTES);
-    for (let i = next; i <= Math.min(last, next + READ_AHEAD_CHUNKS - 1); i++) {
+    const window = this.#window(arena);
+    for (let i = next; i <= Math.min(last, next + window - 1); i++) {
       const start = i * CHUNK_BYTES;
       const range = ByteRange.of(start, Math.min(req.size, start + CHUNK_BYTES));
       if (blob.handle.present().contains(range)) continue;
@@ -147,21 +156,39 @@ export class RemoteReader {
     }
   }
 
-  /** Fetches chunk `i` once, however many readers want it. */
+  /**
+   * Chunks to fetch ahead: fewer when the cache is small, because chunks fetched beyond
+   * what it can hold would be trimmed before the reader gets to them, then fetched again.
+   */
+  #window(arena: ReadableArena): number {
+    let quota: number | null;
+    try {
+      quota = arena.unreal.blobs.quota();
+    } catch {
+      return READ_AHEAD_CHUNKS;
+    }
+    if (quota === null) return READ_AHEAD_CHUNKS;
+    const room = quota - arena.unreal.blobs.usage().protected;
+    return Math.max(0, Math.min(READ_AHEAD_CHUNKS, Math.floor(room / CHUNK_BYTES) - 2));
+  }
+
+  /** Chunk `i`'s bytes: from the cache, or fetched once however many readers want it. */
   #chunk(
     arena: ReadableArena,
     req: RemoteReadRequest,
     hash: Hash,
     blob: OpenBlob,
     i: number,
-  ): Promise<void> {
+  ): Promise<Uint8Array> {
     const key = `${req.hash}:${i}`;
-    if (this.#memory.has(key)) return Promise.resolve();
+    const kept = this.#memory.get(key);
+    if (kept !== undefined) return Promise.resolve(kept);
     const start = i * CHUNK_BYTES;
     const range = ByteRange.of(start, Math.min(req.size, start + CHUNK_BYTES));
-    if (blob.handle.present().contains(range)) return Promise.resolve();
     let p = this.#inflight.get(key);
     if (p === undefined) {
+      const cached = blob.handle.read(range.start, range.end - range.start);
+      if (cached instanceof Uint8Array) return Promise.resolve(cached);
       p = this.#fetch(arena, req, hash, blob, range, key).finally(() => this.#inflight.delete(key));
       this.#inflight.set(key, p);
     }
@@ -175,7 +202,7 @@ export class RemoteReader {
     blob: OpenBlob,
     range: ByteRange,
     key: string,
-  ): Promise<void> {
+  ): Promise<Uint8Array> {
     const bytes = new Uint8Array(range.end - range.start);
     let stored = true;
     await this.#withPeer(req, async (household) => {
@@ -193,6 +220,7 @@ export class RemoteReader {
     if (blob.handle.isComplete()) {
       arena.unreal.blobs.verify(hash).catch((e) => log.warn(`verifying ${req.path} failed`, e));
     }
+    return bytes;
   }
 
   /** Runs `fn` with the household, waiting (bounded) for a peer that has the version. */
@@ -222,23 +250,6 @@ export class RemoteReader {
     while (this.#memory.size > MEMORY_CHUNKS_MAX) {
       this.#memory.delete(this.#memory.keys().next().value!);
     }
-  }
-
-  /** Assembles a range from chunks kept in memory (the cache refused them). */
-  #fromMemory(req: RemoteReadRequest, _hash: Hash): Uint8Array {
-    const out = new Uint8Array(req.length);
-    for (let at = req.offset; at < req.offset + req.length;) {
-      const i = Math.floor(at / CHUNK_BYTES);
-      const chunk = this.#memory.get(`${req.hash}:${i}`);
-      if (chunk === undefined) {
-        throw new FsError(ERRNO.EIO, `Cannot read "${req.arena}/${req.path}": chunk ${i} lost`);
-      }
-      const from = at - i * CHUNK_BYTES;
-      const n = Math.min(chunk.length - from, req.offset + req.length - at);
-      out.set(chunk.subarray(from, from + n), at - req.offset);
-      at += n;
-    }
-    return out;
   }
 
   /** Closes every open blob handle. */

@@ -1,0 +1,237 @@
+import assert from "node:assert/strict";
+import type { Household } from "../net/mod.ts";
+import { GLOBAL_INODE_SCHEMA, openArenaDatabase, openGlobalDatabase } from "../storage/mod.ts";
+import {
+  type ArenaName,
+  Hash,
+  parseArenaName,
+  parsePeerName,
+  paths,
+  UnixTime,
+} from "../types/mod.ts";
+import { ARENA_SCHEMAS, GLOBAL_TREE_SCHEMA, UnrealArena } from "../unreal/mod.ts";
+import { ERRNO, FsError } from "./errno.ts";
+import { CHUNK_BYTES, READ_AHEAD_CHUNKS, RemoteReader } from "./remote_reader.ts";
+
+const DOCS = parseArenaName("docs");
+const PATH = paths.parse("big.bin");
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** Deterministic content, different at every offset of a chunk. */
+function content(size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let i = 0; i < size; i++) out[i] = (i * 31 + (i >>> 9)) & 0xff;
+  return out;
+}
+
+/**
+ * A peer that has one file and serves it in 256 KiB chunks, counting what it is asked;
+ * `gate` holds every read until opened, so concurrent readers really overlap.
+ */
+class FakePeer {
+  readonly requests: { offset: number; length: number }[] = [];
+  online = true;
+  #open: (() => void) | null = null;
+  #gate: Promise<void> = Promise.resolve();
+
+  constructor(readonly data: Uint8Array) {}
+
+  hold(): void {
+    this.#gate = new Promise((r) => this.#open = r);
+  }
+
+  release(): void {
+    this.#open?.();
+    this.#open = null;
+  }
+
+  /** Only the part of `Household` the reader uses. */
+  household(): Household | null {
+    if (!this.online) return null;
+    const read = async (
+      _target: unknown,
+      range: { offset: number; length: number },
+      onChunk: (offset: number, bytes: Uint8Array) => Promise<void> | void,
+    ) => {
+      this.requests.push(range);
+      await this.#gate;
+      if (!this.online) throw new Error("link closed");
+      const end = Math.min(this.data.length, range.offset + range.length);
+      for (let at = range.offset; at < end; at += 256 * KiB) {
+        // A fresh copy each time: the reader must not keep views into our buffer.
+        await onChunk(at, this.data.slice(at, Math.min(end, at + 256 * KiB)));
+      }
+    };
+    return { read } as unknown as Household;
+  }
+
+  /** Chunk indexes requested so far, sorted. */
+  chunks(): number[] {
+    return this.requests.map((r) => r.offset / CHUNK_BYTES).sort((a, b) => a - b);
+  }
+}
+
+/** One arena's unreal with a remote file of `size` bytes, and a reader over it. */
+class Fixture {
+  readonly dir = Deno.makeTempDirSync({ prefix: "realize_remote_reader_" });
+  readonly globalDb = openGlobalDatabase(`${this.dir}/cache.db`, {
+    schemas: [GLOBAL_INODE_SCHEMA, GLOBAL_TREE_SCHEMA],
+  });
+  readonly db = openArenaDatabase(`${this.dir}/work`, DOCS, { schemas: ARENA_SCHEMAS });
+  readonly unreal: UnrealArena;
+  readonly peer: FakePeer;
+  readonly hash: Hash;
+  readonly reader: RemoteReader;
+
+  constructor(size: number, options: { quotaBytes?: number; peerWaitMs?: number } = {}) {
+    this.unreal = UnrealArena.open({
+      name: DOCS,
+      db: this.db,
+      globalDb: this.globalDb,
+      workdir: `${this.dir}/work`,
+      diskUsage: options.quotaBytes === undefined
+        ? null
+        : { max: { kind: "bytes", bytes: options.quotaBytes }, leave: null },
+    });
+    this.peer = new FakePeer(content(size));
+    this.hash = Hash.of(this.peer.data);
+    this.unreal.apply(parsePeerName("a"), [{
+      kind: "add",
+      index: 1,
+      path: PATH,
+      size,
+      mtime: UnixTime.of(1000),
+      hash: this.hash,
+    }]);
+    this.reader = new RemoteReader(
+      new Map<ArenaName, { unreal: UnrealArena; mark: "watch" }>([[DOCS, {
+        unreal: this.unreal,
+        mark: "watch",
+      }]]),
+      () => this.peer.household(),
+      { peerWaitMs: options.peerWaitMs ?? 200 },
+    );
+  }
+
+  read(offset: number, length: number): Promise<Uint8Array> {
+    return this.reader.read({
+      arena: DOCS,
+      path: PATH,
+      hash: this.hash.toString(),
+      size: this.peer.data.length,
+      offset,
+      length,
+    });
+  }
+
+  expected(offset: number, length: number): Uint8Array {
+    return this.peer.data.subarray(offset, Math.min(this.peer.data.length, offset + length));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.peer.release();
+    await this.reader.close();
+    await this.unreal.close();
+    this.db.close();
+    this.globalDb.close();
+    await Deno.remove(this.dir, { recursive: true });
+  }
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+Deno.test("concurrent readers of the same chunk share one fetch", async () => {
+  await using f = new Fixture(3 * MiB);
+  f.peer.hold();
+  const reads = [
+    f.read(4 * KiB, 4 * KiB),
+    f.read(4 * KiB, 4 * KiB),
+    f.read(100 * KiB, 64 * KiB),
+  ];
+  await until(() => f.peer.requests.length > 0, "a fetch");
+  f.peer.release();
+  const got = await Promise.all(reads);
+  assert.deepEqual(got[0], f.expected(4 * KiB, 4 * KiB));
+  assert.deepEqual(got[1], f.expected(4 * KiB, 4 * KiB));
+  assert.deepEqual(got[2], f.expected(100 * KiB, 64 * KiB));
+  const chunk0 = f.peer.requests.filter((r) => r.offset === 0);
+  assert.equal(chunk0.length, 1, `chunk 0 fetched once, not ${chunk0.length} times`);
+  assert.deepEqual(chunk0[0], { offset: 0, length: CHUNK_BYTES }, "whole aligned chunk");
+});
+
+Deno.test("a sequential reader gets the next chunks fetched ahead, then reads from the cache", async () => {
+  const chunks = READ_AHEAD_CHUNKS + 4;
+  await using f = new Fixture(chunks * CHUNK_BYTES - 1000); // last chunk short
+  await f.read(0, 128 * KiB);
+  const ahead = Array.from({ length: READ_AHEAD_CHUNKS }, (_, i) => i);
+  await until(() => f.peer.requests.length >= READ_AHEAD_CHUNKS, "read-ahead");
+  assert.deepEqual(f.peer.chunks(), ahead, "chunk 0 and the read-ahead window");
+  // Wait until the read-ahead landed in the blob, then read on through the window.
+  await until(() => f.reader.stats.bytesFetched === READ_AHEAD_CHUNKS * CHUNK_BYTES, "stored");
+  const before = f.reader.stats.fromNetwork;
+  for (let at = 128 * KiB; at < READ_AHEAD_CHUNKS * CHUNK_BYTES; at += 128 * KiB) {
+    assert.deepEqual(await f.read(at, 128 * KiB), f.expected(at, 128 * KiB), `at ${at}`);
+  }
+  assert.equal(f.reader.stats.fromNetwork, before, "every read in the window came from cache");
+  // Reading on keeps the window ahead, up to the end of the file and no further.
+  for (let at = READ_AHEAD_CHUNKS * CHUNK_BYTES; at < f.peer.data.length; at += 128 * KiB) {
+    assert.deepEqual(await f.read(at, 128 * KiB), f.expected(at, 128 * KiB), `at ${at}`);
+  }
+  assert.deepEqual(f.peer.chunks(), Array.from({ length: chunks }, (_, i) => i));
+  const last = f.peer.requests.find((r) => r.offset === (chunks - 1) * CHUNK_BYTES)!;
+  assert.equal(last.offset + last.length, f.peer.data.length, "last chunk stops at the end");
+});
+
+Deno.test("a random read fetches only the chunks it touches", async () => {
+  await using f = new Fixture(16 * MiB);
+  const at = 5 * MiB + 123;
+  assert.deepEqual(await f.read(at, 2 * MiB), f.expected(at, 2 * MiB));
+  assert.deepEqual(f.peer.chunks(), [5, 6, 7]);
+});
+
+Deno.test("a file larger than the cache streams through it within the quota", async () => {
+  const quota = 3 * MiB;
+  await using f = new Fixture(12 * MiB, { quotaBytes: quota });
+  const hasher = new Uint8Array(f.peer.data.length);
+  let peak = 0;
+  for (let at = 0; at < f.peer.data.length; at += 128 * KiB) {
+    const got = await f.read(at, 128 * KiB);
+    hasher.set(got, at);
+    peak = Math.max(peak, f.unreal.blobs.usage().total);
+  }
+  assert.ok(Hash.of(hasher).equals(f.hash), "every byte read matches the peer's file");
+  assert.ok(peak <= quota, `cache usage peaked at ${peak} B, quota ${quota} B`);
+  const n = f.peer.requests.length;
+  assert.ok(n >= 12 && n <= 13, `12 chunks streamed with at most one refetched, not ${n} fetches`);
+});
+
+Deno.test("cached ranges are served offline; the rest fails with EIO after a bounded wait", async () => {
+  await using f = new Fixture(4 * MiB, { peerWaitMs: 300 });
+  await f.read(3 * MiB, 64 * KiB); // a random read: chunk 3 only
+  assert.deepEqual(f.peer.chunks(), [3]);
+  f.peer.online = false;
+  assert.deepEqual(await f.read(3 * MiB + 10, 100), f.expected(3 * MiB + 10, 100));
+  const started = Date.now();
+  await assert.rejects(
+    f.read(MiB, 4 * KiB),
+    (e) => e instanceof FsError && e.errno === ERRNO.EIO && /big\.bin.*not cached/.test(e.message),
+  );
+  const waited = Date.now() - started;
+  assert.ok(waited >= 250 && waited < 5000, `waited ${waited} ms for a peer`);
+  assert.equal(f.reader.stats.failures, 1);
+});
+
+Deno.test("a peer that connects during the wait serves the read", async () => {
+  await using f = new Fixture(2 * MiB, { peerWaitMs: 5000 });
+  f.peer.online = false;
+  const read = f.read(MiB + 7, 1000);
+  setTimeout(() => f.peer.online = true, 150);
+  assert.deepEqual(await read, f.expected(MiB + 7, 1000));
+});
