@@ -15,6 +15,7 @@
  * @module
  */
 
+import { abortable } from "../util/mod.ts";
 import type { CompressedChunk } from "./compress.ts";
 import type { DeltaReply, DeltaRequest } from "./delta_worker.ts";
 import { DeltaError } from "./errors.ts";
@@ -102,18 +103,6 @@ function jobError(name: string, message: string): Error {
   const error = new Error(message);
   error.name = name;
   return error;
-}
-
-function untilRoom(room: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
-  if (signal === undefined) return room;
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    void room.then(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    });
-  });
 }
 
 /**
@@ -238,7 +227,7 @@ export class DeltaPool {
       if (this.#closed) throw this.#closedError();
       signal?.throwIfAborted();
       if (this.#queue.length < DELTA_QUEUE_MAX) break;
-      await untilRoom(this.#room.promise, signal);
+      await abortable(this.#room.promise, signal);
     }
     const { promise, resolve, reject } = Promise.withResolvers<Success>();
     const job: Job = { request, transfer, resolve, reject, signal, onAbort: null, slot: null };

@@ -17,7 +17,7 @@
  */
 
 import { Hash, HASH_SIZE } from "../types/mod.ts";
-import { assert } from "../util/mod.ts";
+import { abortable, assert } from "../util/mod.ts";
 import type { HashReply, HashRequest } from "./hash_worker.ts";
 
 /**
@@ -114,18 +114,6 @@ function hashError(path: string, name: string, message: string): Error {
   return new Kind(`Cannot hash "${path}": ${name}: ${reason}`, { cause });
 }
 
-function untilRoom(room: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
-  if (signal === undefined) return room;
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    void room.then(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    });
-  });
-}
-
 /**
  * A bounded pool of Workers hashing files with BLAKE3. Jobs beyond what the workers hold
  * wait in a FIFO queue of at most {@linkcode HASH_QUEUE_MAX}; a free worker takes up to
@@ -191,7 +179,7 @@ export class HashPool {
     const { signal } = options;
     signal?.throwIfAborted();
     while (!this.#closed && this.#queue.length >= HASH_QUEUE_MAX) {
-      await untilRoom(this.#room.promise, signal);
+      await abortable(this.#room.promise, signal);
     }
     signal?.throwIfAborted(); // it may have aborted just as room came
     if (this.#closed) throw new Error(`Cannot hash "${path}": the hash pool is closed`);
