@@ -175,8 +175,10 @@ Deno.test("Connection stops reading while its consumer lags, and loses nothing",
   const [server, client] = await Promise.all([testPeer("server"), testPeer("laptop")]);
   const options = {
     receiveQueueBytesMax: 1 << 20,
-    heartbeatIntervalMs: 50,
-    heartbeatTimeoutMs: 300,
+    // Short enough that the stall below outlasts it, long enough that a loaded machine
+    // (tests run in parallel) does not starve the heartbeat past it.
+    heartbeatIntervalMs: 100,
+    heartbeatTimeoutMs: 800,
   };
   await using srv = await testServer(server, [client], { connection: options });
   const address = { host: "127.0.0.1", port: srv.port };
@@ -197,11 +199,10 @@ Deno.test("Connection stops reading while its consumer lags, and loses nothing",
   // The receiver does not consume: the sender stalls once the queue and the socket buffers
   // are full, far short of 64 MiB; the heartbeat does not mistake this for a dead peer.
   let last = -1;
-  let same = 0;
+  let since = performance.now();
   await waitFor(() => {
-    same = written === last ? same + 1 : 0;
-    last = written;
-    return same >= 100; // no progress for 100 polls (≥ 0.5 s > heartbeat timeout)
+    if (written !== last) [last, since] = [written, performance.now()];
+    return performance.now() - since >= 1.5 * options.heartbeatTimeoutMs; // no progress
   }, "the sender to stall");
   assert.ok(written < count / 2, `wrote ${written} frames`);
   assert.ok(inc.bytesReceived < 32 * frame, `received ${inc.bytesReceived} bytes`);
