@@ -143,7 +143,8 @@ Deno.test("Connection closes on an unknown frame kind", async () => {
 Deno.test("Connection heartbeat keeps an idle link open and detects a silent one", async () => {
   using logs = captureLogs();
   const [server, client] = await Promise.all([testPeer("server"), testPeer("laptop")]);
-  const heartbeat = { heartbeatIntervalMs: 50, heartbeatTimeoutMs: 400 };
+  // Roomy enough for a machine loaded by tests running in parallel.
+  const heartbeat = { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 800 };
   await using srv = await testServer(server, [client], { connection: heartbeat });
   await using proxy = testProxy(srv.port);
   const address = { host: "127.0.0.1", port: proxy.port };
@@ -164,7 +165,7 @@ Deno.test("Connection heartbeat keeps an idle link open and detects a silent one
     assert.ok(end.error instanceof Deno.errors.TimedOut);
     assert.match(
       end.reason,
-      /^No data from (server|laptop) for \d+ ms \(heartbeat timeout 400 ms\)$/,
+      /^No data from (server|laptop) for \d+ ms \(heartbeat timeout 800 ms\)$/,
     );
   }
   assert.equal(logs.of("net").filter((l) => l.includes("heartbeat timeout")).length, 2);
