@@ -68,7 +68,7 @@ async function stopped(p: Deno.ChildProcess): Promise<{ code: number; stderr: st
 }
 
 Deno.test({
-  name: "two daemons: a file written on A is read through B's mount; SIGTERM unmounts and exits 0",
+  name: "two daemons: A's files, edits and deletes through B's mount; cached reads after A stops",
   ignore: !HAS_FUSE,
   fn: async () => {
     using tmp = tempDir();
@@ -81,10 +81,17 @@ Deno.test({
       `[[peer]]\nname = "a"\naddress = "127.0.0.1:${port}"\npubkey = """${a.pub}"""\n`,
     );
     await Deno.writeTextFile(`${a.dir}/data/hello.txt`, "hello from a");
+    await Deno.mkdir(`${a.dir}/data/sub`);
+    const blob = crypto.getRandomValues(new Uint8Array(65536));
+    const big = new Uint8Array(3 * 1024 * 1024 + 12345).map((_, i) => blob[i % 65536]! ^ (i >> 16));
+    await Deno.writeFile(`${a.dir}/data/sub/big.bin`, big);
+    await Deno.writeTextFile(`${a.dir}/data/gone.txt`, "to be deleted");
+    await Deno.writeTextFile(`${a.dir}/data/unread.txt`, "never read on b");
     const mnt = `${b.dir}/mnt`;
     await Deno.mkdir(mnt);
     const pa = daemon(a, ["--address", `127.0.0.1:${port}`]);
     const pb = daemon(b, ["--fuse", mnt]);
+    let aEnd: { code: number; stderr: string } | null = null;
     try {
       const file = `${mnt}/docs/hello.txt`;
       await waitFor(
@@ -107,10 +114,46 @@ Deno.test({
         "the edit through B's mount",
         { timeoutMs: 30_000 },
       );
-    } finally {
+      // Content through the mount is byte for byte A's: sha256 on both sides.
+      const sum = async (path: string) => (await run(["sha256sum", path])).stdout.split(" ")[0];
+      await waitFor(
+        async () =>
+          (await Deno.stat(`${mnt}/docs/sub/big.bin`).catch(() => null))?.size === big.length,
+        "the big file listed on B",
+        { timeoutMs: 30_000 },
+      );
+      assert.equal(await sum(`${mnt}/docs/sub/big.bin`), await sum(`${a.dir}/data/sub/big.bin`));
+      // A delete on A disappears from B's mount without remounting.
+      assert.equal(await Deno.readTextFile(`${mnt}/docs/gone.txt`), "to be deleted");
+      await Deno.remove(`${a.dir}/data/gone.txt`);
+      await waitFor(
+        async () => await Deno.stat(`${mnt}/docs/gone.txt`).then(() => false, () => true),
+        "the delete through B's mount",
+        { timeoutMs: 30_000 },
+      );
+      // A stops: what B read is still served from its cache; the rest fails with EIO.
       pa.kill("SIGTERM");
+      aEnd = await stopped(pa);
+      await waitFor(
+        async () => {
+          const peers = await realize(["peers", "--config", b.config]);
+          return /a: (disconnected|not connected)/.test(peers.stdout);
+        },
+        "B sees A gone",
+        { timeoutMs: 30_000 },
+      );
+      await Deno.writeTextFile("/proc/sys/vm/drop_caches", "1").catch(() => {});
+      assert.equal(await sum(`${mnt}/docs/sub/big.bin`), await sum(`${a.dir}/data/sub/big.bin`));
+      assert.equal(await Deno.readTextFile(file), "edited on a");
+      const started = Date.now();
+      const unread = await run(["cat", `${mnt}/docs/unread.txt`]);
+      assert.notEqual(unread.code, 0);
+      assert.match(unread.stderr, /Input\/output error/);
+      assert.ok(Date.now() - started < 15_000, "EIO after a bounded wait, not a hang");
+    } finally {
+      if (aEnd === null) pa.kill("SIGTERM");
       pb.kill("SIGTERM");
-      const [ra, rb] = await Promise.all([stopped(pa), stopped(pb)]);
+      const [ra, rb] = await Promise.all([aEnd ?? stopped(pa), stopped(pb)]);
       assert.equal(ra.code, 0, ra.stderr);
       assert.equal(rb.code, 0, rb.stderr);
       assert.match(rb.stderr, /unmounted/);
@@ -168,7 +211,7 @@ Deno.test("the daemon fails with one clear line for a missing mountpoint or key"
   ]);
   assert.equal(noMount.code, 1);
   assert.match(noMount.stderr, /realize: error: .*the directory does not exist/);
-  Deno.removeSync(`${b.dir}/peer.key`);
+  await Deno.remove(`${b.dir}/peer.key`);
   const noKey = await run([Deno.execPath(), "run", "-A", `${REPO}/main.ts`, "--config", b.config]);
   assert.equal(noKey.code, 1);
   assert.match(noKey.stderr, /realize: error: Cannot read the private key ".*peer\.key"/);
