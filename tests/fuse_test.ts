@@ -218,3 +218,64 @@ Deno.test({
     assert.equal(mountedAt(mnt), null);
   },
 });
+
+// Behaviours of the upstream filesystem's tests (operations.rs: root_dir, arena_dir,
+// file_attrs, file_not_found, large_dir), on the real mount.
+Deno.test({
+  name:
+    "attributes: root 0555, directories 0755, files with the peer's size and mtime; missing names ENOENT",
+  ignore: !HAS_FUSE,
+  fn: async () => {
+    await using s = await setup({ "d/e/f.txt": "twelve bytes" });
+    const onA = await Deno.stat(`${s.a.datadir}/d/e/f.txt`);
+    // The root lists the arenas and nothing can be made there: read-only.
+    assert.equal((await Deno.stat(s.mnt)).mode! & 0o777, 0o555, "root mode");
+    for (const dir of [`${s.mnt}/docs`, `${s.mnt}/docs/d`, `${s.mnt}/docs/d/e`]) {
+      const st = await Deno.stat(dir);
+      assert.ok(st.isDirectory, `${dir} is a directory`);
+      assert.equal(st.mode! & 0o777, 0o755, `${dir} mode`);
+    }
+    const st = await Deno.stat(`${s.mnt}/docs/d/e/f.txt`);
+    assert.ok(st.isFile);
+    assert.equal(st.size, 12);
+    assert.equal(st.mtime?.getTime(), onA.mtime?.getTime(), "the peer's mtime");
+    assert.equal(st.nlink, 1);
+    for (const missing of ["docs/nope", "nope", "docs/d/nope/f"]) {
+      await assert.rejects(Deno.stat(`${s.mnt}/${missing}`), Deno.errors.NotFound, missing);
+    }
+    await assert.rejects(Deno.stat(`${s.mnt}/docs/d/e/f.txt/x`), Deno.errors.NotADirectory);
+    // Inodes are stable: the same file answers with the same inode on every lookup.
+    assert.equal((await Deno.stat(`${s.mnt}/docs/d/e/f.txt`)).ino, st.ino);
+  },
+});
+
+Deno.test({
+  name: "a directory of 2,000 remote entries lists every name once, through ls and find",
+  ignore: !HAS_FUSE,
+  fn: async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 2000; i++) files[`many/f${String(i).padStart(4, "0")}`] = `${i}`;
+    await using s = await setup({ "many/last": "x" });
+    for (const [p, c] of Object.entries(files)) s.a.write(p, c);
+    await until(() => {
+      const d = s.b.db.read((tx) => defaultVersion(tx, paths.parse("many/f1999")));
+      return d?.hash?.equals(h("1999")) === true;
+    }, "b knows 2,000 files");
+    await until(
+      () =>
+        s.b.db.read((tx) => tx.get<{ n: number }>("SELECT count(*) AS n FROM unreal_default"))!
+          .n === 2001,
+      "b knows every file",
+    );
+    const names = (await run(["ls", "-f", `${s.mnt}/docs/many`])).stdout.split("\n")
+      .filter((x) => x !== "" && x !== "." && x !== "..");
+    assert.equal(names.length, 2001);
+    assert.equal(new Set(names).size, 2001, "no name twice");
+    assert.deepEqual(names.sort(), [...Object.keys(files).map((p) => p.slice(5)), "last"].sort());
+    const found = (await run(["find", `${s.mnt}/docs/many`, "-type", "f"])).stdout.trim().split(
+      "\n",
+    );
+    assert.equal(found.length, 2001);
+    assert.equal(await Deno.readTextFile(`${s.mnt}/docs/many/f1234`), "1234");
+  },
+});
