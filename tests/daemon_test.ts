@@ -211,8 +211,62 @@ Deno.test("the daemon fails with one clear line for a missing mountpoint or key"
   ]);
   assert.equal(noMount.code, 1);
   assert.match(noMount.stderr, /realize: error: .*the directory does not exist/);
+  const noStack = (stderr: string) => assert.doesNotMatch(stderr, /^\s+at /m, "no stack trace");
+  noStack(noMount.stderr);
   await Deno.remove(`${b.dir}/peer.key`);
   const noKey = await run([Deno.execPath(), "run", "-A", `${REPO}/main.ts`, "--config", b.config]);
   assert.equal(noKey.code, 1);
   assert.match(noKey.stderr, /realize: error: Cannot read the private key ".*peer\.key"/);
+  noStack(noKey.stderr);
+});
+
+Deno.test({
+  name: "the daemon fails with one clear line for a busy mountpoint, no libfuse, no /dev/fuse",
+  ignore: !HAS_FUSE,
+  fn: async () => {
+    using tmp = tempDir();
+    const b = await node(tmp.path, "b");
+    writeConfig(b, "");
+    const mnt = `${b.dir}/mnt`;
+    await Deno.mkdir(mnt);
+    const main = [Deno.execPath(), "run", "-A", `${REPO}/main.ts`, "--config", b.config];
+    const expect = (r: { code: number; stderr: string }, line: RegExp, mounted: string | null) => {
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, line);
+      assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
+      assert.equal(mountedAt(mnt), mounted, "the mountpoint as it was");
+    };
+    // Something else is mounted there: not ours to clear.
+    assert.equal((await run(["mount", "-t", "tmpfs", "busy", mnt])).code, 0);
+    try {
+      expect(
+        await run([...main, "--fuse", mnt]),
+        /realize: error: .*Cannot mount on ".*mnt": tmpfs is mounted there \(busy\)/,
+        "tmpfs",
+      );
+    } finally {
+      await run(["umount", mnt]);
+    }
+    expect(
+      await run([...main, "--fuse", mnt], {
+        env: { REALIZE_LIBFUSE_PATH: "/nonexistent/libfuse3.so" },
+      }),
+      /realize: error: .*Cannot load libfuse3 from "\/nonexistent\/libfuse3.so" \(install the Debian package libfuse3-3\)/,
+      null,
+    );
+    // No /dev/fuse: a private mount namespace whose /dev has only what Deno needs.
+    const dev = `${tmp.path}/realdev`;
+    await Deno.mkdir(dev);
+    const hide = [
+      `mount --bind /dev ${dev}`,
+      "mount -t tmpfs tmpfs /dev",
+      `for d in null zero urandom random; do touch /dev/$d; mount --bind ${dev}/$d /dev/$d; done`,
+      `exec ${main.map((a) => `'${a}'`).join(" ")} --fuse '${mnt}'`,
+    ].join(" && ");
+    expect(
+      await run(["unshare", "-m", "--propagation", "private", "sh", "-c", hide]),
+      /realize: error: .*Cannot mount FUSE: \/dev\/fuse is missing/,
+      null,
+    );
+  },
 });
