@@ -123,6 +123,29 @@ Deno.test({
         { timeoutMs: 30_000 },
       );
       assert.equal(await sum(`${mnt}/docs/sub/big.bin`), await sum(`${a.dir}/data/sub/big.bin`));
+      // B's metrics count what it fetched; A's count what it indexed and sent.
+      const metrics = async (n: Node) =>
+        (await run([
+          "curl",
+          "-sf",
+          "--unix-socket",
+          `${n.dir}/control.sock`,
+          "http://realize/metrics",
+        ]))
+          .stdout;
+      const value = (text: string, series: string) => {
+        const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+        assert.ok(line !== undefined, `${series} in\n${text}`);
+        return Number(line.split(" ")[1]);
+      };
+      const mb = await metrics(b);
+      assert.ok(value(mb, 'realize_reads_total{source="network"}') >= 1);
+      assert.ok(value(mb, "realize_read_bytes_fetched_total") >= big.length);
+      assert.ok(value(mb, 'realize_peer_bytes_received_total{peer="a"}') >= big.length);
+      assert.equal(value(mb, 'realize_peer_connected{peer="a"}'), 1);
+      const ma = await metrics(a);
+      assert.equal(value(ma, 'realize_files_indexed{arena="docs"}'), 4);
+      assert.ok(value(ma, 'realize_peer_bytes_sent_total{peer="b"}') >= big.length);
       // A delete on A disappears from B's mount without remounting.
       assert.equal(await Deno.readTextFile(`${mnt}/docs/gone.txt`), "to be deleted");
       await Deno.remove(`${a.dir}/data/gone.txt`);
@@ -190,6 +213,44 @@ Deno.test({
       const r = await stopped(second);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /clearing a stale FUSE mount/);
+    }
+    assert.equal(mountedAt(mnt), null);
+  },
+});
+
+Deno.test({
+  name: "/health turns 503 with the reason when the mount is taken away; SIGTERM still exits 0",
+  ignore: !HAS_FUSE,
+  fn: async () => {
+    using tmp = tempDir();
+    const b = await node(tmp.path, "b");
+    writeConfig(b, "");
+    const mnt = `${b.dir}/mnt`;
+    await Deno.mkdir(mnt);
+    const p = daemon(b, ["--fuse", mnt]);
+    const health = async () => {
+      const r = await run([
+        "curl",
+        "-s",
+        "-w",
+        "\n%{http_code}",
+        "--unix-socket",
+        `${b.dir}/control.sock`,
+        "http://realize/health",
+      ]);
+      const lines = r.stdout.trimEnd().split("\n");
+      return { code: Number(lines.pop()), body: lines.join("\n") };
+    };
+    try {
+      await waitFor(async () => (await health()).code === 200, "healthy", { timeoutMs: 30_000 });
+      assert.equal((await run(["umount", "-l", mnt])).code, 0);
+      const sick = await health();
+      assert.equal(sick.code, 503);
+      assert.match(sick.body, /not mounted/);
+    } finally {
+      p.kill("SIGTERM");
+      const r = await stopped(p);
+      assert.equal(r.code, 0, r.stderr);
     }
     assert.equal(mountedAt(mnt), null);
   },
