@@ -7,6 +7,7 @@
 
 import { type Result, table } from "./_report.ts";
 import * as delta from "./delta_bench.ts";
+import * as fuse from "./fuse_bench.ts";
 import * as hash from "./hash_bench.ts";
 import * as net from "./net_bench.ts";
 import * as peers from "./peers_bench.ts";
@@ -22,6 +23,7 @@ const SUITES: Record<string, () => Result[] | Promise<Result[]>> = {
   delta: delta.run,
   net: net.run,
   peers: peers.run,
+  fuse: fuse.run,
 };
 
 if (import.meta.main) {

@@ -1,6 +1,5 @@
 // Peers over real TLS on loopback: households that keep each other's remote trees
 // current, read each other's files, reconnect and resume, and throttle background data.
-// deno-lint-ignore-file no-sync-fn-in-async-fn
 import assert from "node:assert/strict";
 import { DOCS, TestPeer, until } from "../src/net/_peer_testing.ts";
 import { PeerError } from "../src/net/mod.ts";

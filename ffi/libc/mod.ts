@@ -12,4 +12,4 @@ export { getXattr, listXattr, removeXattr, setXattr, type XattrFlag } from "./xa
 export { DATA_EXTENTS_MAX, dataExtents, type Extent, punchHole } from "./sparse.ts";
 export { type FsSpace, statvfs } from "./statvfs.ts";
 export { IN, Inotify, type InotifyEvent, WatchLimitReached } from "./inotify.ts";
-export { MNT, mount, mountedAt, umount } from "./mount.ts";
+export { MNT, mount, mountDevice, mountedAt, umount } from "./mount.ts";

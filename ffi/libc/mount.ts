@@ -43,20 +43,36 @@ export function umount(target: string, flags = 0): "unmounted" | "not-mounted" {
 }
 
 /**
+ * The device of the filesystem mounted at a path (`major:minor`, as `/sys/class/bdi/`
+ * names its backing device), from `/proc/self/mountinfo`.
+ *
+ * @param target an absolute path
+ * @returns e.g. `0:39`, or `null` when nothing is mounted there
+ */
+export function mountDevice(target: string): string | null {
+  return mountInfo(target)?.device ?? null;
+}
+
+/**
  * Whether a path is a mountpoint (listed in `/proc/self/mountinfo`).
  *
  * @param target an absolute path
  * @returns the filesystem type mounted there, or `null`
  */
 export function mountedAt(target: string): string | null {
+  return mountInfo(target)?.fstype ?? null;
+}
+
+/** The last mount at `target` (the one on top): its type and device. */
+function mountInfo(target: string): { fstype: string | null; device: string } | null {
   const text = Deno.readTextFileSync("/proc/self/mountinfo");
-  let found: string | null = null;
+  let found: { fstype: string | null; device: string } | null = null;
   for (const line of text.split("\n")) {
     const fields = line.split(" ");
     const point = fields[4]?.replace(/\\040/g, " ").replace(/\\011/g, "\t").replace(/\\134/g, "\\");
     if (point !== target) continue;
     const dash = fields.indexOf("-");
-    found = dash >= 0 ? fields[dash + 1] ?? null : null; // the last mount on top wins
+    found = { fstype: dash >= 0 ? fields[dash + 1] ?? null : null, device: fields[2] ?? "" };
   }
   return found;
 }

@@ -3,8 +3,11 @@
  * database connections, so a busy main thread never stalls the filesystem. Remote reads
  * are asked of the main thread by message.
  *
+ * Bytes the blob cache already holds are read here (`CachedReads`); the main thread is
+ * told which files are read that way, now and then (`touch`).
+ *
  * Messages in: `start` (configuration), `readResult`, `invalidate`, `stop`.
- * Messages out: `mounted` | `error`, `read` requests, `stopped`.
+ * Messages out: `mounted` | `error`, `read` requests, `touch`, `stopped`.
  *
  * @module
  */
@@ -19,8 +22,9 @@ import {
 import type { ArenaName, Mark } from "../types/mod.ts";
 import { ARENA_SCHEMAS, ArenaView, Filesystem, GLOBAL_TREE_SCHEMA } from "../unreal/mod.ts";
 import { configure, describeError, type Level } from "../util/mod.ts";
+import { CachedReads } from "./cached_reads.ts";
 import { ERRNO, FsError } from "./errno.ts";
-import { type FsArena, RealizeFs } from "./realize_fs.ts";
+import { type FsArena, RealizeFs, type RemoteReadArgs, type TouchNote } from "./realize_fs.ts";
 
 /** The configuration the main thread sends. */
 export interface WorkerConfig {
@@ -55,6 +59,7 @@ export type WorkerOut =
     readonly offset: number;
     readonly length: number;
   }
+  | ({ readonly type: "touch" } & RemoteReadArgs & TouchNote)
   | { readonly type: "stopped" };
 
 /** What the main thread posts. */
@@ -86,6 +91,7 @@ configure({ write: (line) => post({ type: "log", line }) });
 let session: FuseSession | null = null;
 let fsImpl: RealizeFs | null = null;
 const databases: Database[] = [];
+const cachedReads: CachedReads[] = [];
 const pending = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
 let nextId = 1;
 
@@ -105,7 +111,9 @@ function start(config: WorkerConfig): void {
       a.name,
       new ArenaView(db, new InodeAllocator({ arenaDb: db, globalDb, arena: a.name })),
     );
-    arenas.set(a.name, { db, datadir: a.datadir, mark: a.mark });
+    const cached = new CachedReads(db, `${a.workdir}/blobs`);
+    cachedReads.push(cached);
+    arenas.set(a.name, { db, datadir: a.datadir, mark: a.mark, cached });
   }
   fsImpl = new RealizeFs({
     fs: new Filesystem(globalDb, views),
@@ -116,6 +124,7 @@ function start(config: WorkerConfig): void {
         pending.set(id, { resolve, reject });
         post({ type: "read", id, ...req });
       }),
+    touch: (req, note) => post({ type: "touch", ...req, ...note }),
     ttlSeconds: config.ttlSeconds,
     uid: config.uid,
     gid: config.gid,
@@ -130,6 +139,7 @@ async function stop(): Promise<void> {
   await session?.unmount();
   session = null;
   fsImpl?.closeAll();
+  for (const c of cachedReads.splice(0)) c.close();
   for (const p of pending.values()) p.reject(new FsError(ERRNO.EIO, "unmounting"));
   pending.clear();
   for (const db of databases.splice(0)) db.close();
@@ -143,6 +153,7 @@ scope.onmessage = async (e: MessageEvent<WorkerIn>) => {
         start(m.config);
         post({ type: "mounted" });
       } catch (error) {
+        for (const c of cachedReads.splice(0)) c.close();
         for (const db of databases.splice(0)) db.close();
         post({ type: "error", message: describeError(error) });
       }

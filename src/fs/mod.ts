@@ -7,8 +7,14 @@
  */
 
 export { ERRNO, errnoOf, FsError } from "./errno.ts";
-export { FuseMount, type FuseMountOptions, TTL_SECONDS_DEFAULT } from "./fuse_mount.ts";
-export { OPEN_FILES_MAX, XATTR } from "./realize_fs.ts";
+export { CACHED_FILES_MAX, CachedReads } from "./cached_reads.ts";
+export {
+  FuseMount,
+  type FuseMountOptions,
+  READ_AHEAD_KIB,
+  TTL_SECONDS_DEFAULT,
+} from "./fuse_mount.ts";
+export { OPEN_FILES_MAX, TOUCH_INTERVAL_MS, XATTR } from "./realize_fs.ts";
 export {
   CHUNK_BYTES,
   PEER_WAIT_MS,

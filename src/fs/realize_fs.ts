@@ -12,10 +12,12 @@
 
 import type { Attr as FuseAttr, FuseHandlers, FuseReply } from "../../ffi/fuse3/mod.ts";
 import { clearMark, type Database, getMark, markFor, ROOT_INODE, setMark } from "../storage/mod.ts";
-import { type ArenaName, isMark, type Mark, type Path } from "../types/mod.ts";
+import { type ArenaName, ByteRange, Hash, isMark, type Mark, type Path } from "../types/mod.ts";
 import { type Attr, type Filesystem, listPath, nodeByIno, statusText } from "../unreal/mod.ts";
 import { logger } from "../util/mod.ts";
+import type { CachedReads } from "./cached_reads.ts";
 import { ERRNO, errnoOf, FsError } from "./errno.ts";
+import { CHUNK_BYTES, READ_AHEAD_CHUNKS } from "./remote_reader.ts";
 
 const log = logger("fuse");
 
@@ -33,6 +35,13 @@ const READDIR_BATCH = 256;
 export const PENDING_WAIT_MS = 10_000;
 /** Most files open at once through the mount. */
 export const OPEN_FILES_MAX = 65_536;
+/**
+ * How often a file read from the blob cache here tells the main thread it is in use (the
+ * blob's LRU position, and its handle there stays open).
+ */
+export const TOUCH_INTERVAL_MS = 1000;
+/** How far ahead of a sequential reader served from the cache its bytes should be cached. */
+const AHEAD_CHECK_BYTES = (READ_AHEAD_CHUNKS / 2) * CHUNK_BYTES;
 
 /** An arena as the filesystem sees it. */
 export interface FsArena {
@@ -42,23 +51,39 @@ export interface FsArena {
   readonly datadir: string | null;
   /** The arena's default mark (from the configuration). */
   readonly mark: Mark;
+  /** Reads of cached remote bytes served in this worker; without it all go to `remoteRead`. */
+  readonly cached?: CachedReads;
+}
+
+/** What a `touch` tells the main thread besides the read. */
+export interface TouchNote {
+  /** Reads served from the cache here since the last touch of this file. */
+  readonly hits: number;
+  /** The bytes ahead of this sequential reader are not all cached: fetch them ahead. */
+  readonly ahead: boolean;
+}
+
+/** A read of remote content. */
+export interface RemoteReadArgs {
+  readonly arena: ArenaName;
+  readonly path: Path;
+  /** The version (base64 hash). */
+  readonly hash: string;
+  readonly size: number;
+  readonly offset: number;
+  readonly length: number;
 }
 
 /** Reads remote bytes (the main thread, through the blob cache and the peers). */
-export type RemoteRead = (req: {
-  arena: ArenaName;
-  path: Path;
-  hash: string;
-  size: number;
-  offset: number;
-  length: number;
-}) => Promise<Uint8Array>;
+export type RemoteRead = (req: RemoteReadArgs) => Promise<Uint8Array>;
 
 /** Options of {@linkcode RealizeFs}. */
 export interface RealizeFsOptions {
   readonly fs: Filesystem;
   readonly arenas: ReadonlyMap<ArenaName, FsArena>;
   readonly remoteRead: RemoteRead;
+  /** Tells the main thread a file is being read from the cache here (see `touch`). */
+  readonly touch?: (req: RemoteReadArgs, note: TouchNote) => void;
   /** Seconds the kernel may cache attributes and entries (changes are invalidated). */
   readonly ttlSeconds: number;
   readonly uid: number;
@@ -72,7 +97,16 @@ type Open =
     readonly arena: ArenaName;
     readonly path: Path;
     readonly hash: string;
+    readonly version: Hash;
     readonly size: number;
+    /** When the main thread was last told (see {@linkcode TOUCH_INTERVAL_MS}). */
+    touchedMs: number;
+    /** Reads served here since then. */
+    hits: number;
+    /** End of the last read, to tell a sequential reader. */
+    lastEnd: number;
+    /** Where the main thread was last asked to fetch ahead from. */
+    aheadAskedAt: number;
   };
 
 /** FUSE handlers over the realize view. */
@@ -168,7 +202,18 @@ export class RealizeFs implements FuseHandlers {
         throw new FsError(ERRNO.EIO, `${arena}/${path}: the peer has not hashed it yet`);
       }
       const hash = hashed.hash.toString();
-      this.#open.set(fh, { kind: "remote", arena, path, hash, size: hashed.size });
+      this.#open.set(fh, {
+        kind: "remote",
+        arena,
+        path,
+        hash,
+        version: hashed.hash,
+        size: hashed.size,
+        touchedMs: -Infinity,
+        hits: 0,
+        lastEnd: 0,
+        aheadAskedAt: -Infinity,
+      });
       // A version never changes: the kernel may keep its pages across opens.
       r.open({ fh, keepCache: true });
     });
@@ -186,25 +231,54 @@ export class RealizeFs implements FuseHandlers {
   }
 
   read(r: FuseReply, _ino: number, size: number, offset: number, fh: number): void {
-    this.#run(r, `read fh ${fh}`, async () => {
-      const o = this.#open.get(fh);
-      if (o === undefined) throw new FsError(ERRNO.EBADF, `no open file ${fh}`);
-      if (o.kind === "local") {
-        const buf = new Uint8Array(size);
-        await o.file.seek(offset, Deno.SeekMode.Start);
-        let n = 0;
-        while (n < size) {
-          const got = await o.file.read(buf.subarray(n));
-          if (got === null) break;
-          n += got;
-        }
-        return r.buf(buf.subarray(0, n));
-      }
+    const o = this.#open.get(fh);
+    if (o?.kind === "remote") {
       const length = Math.max(0, Math.min(size, o.size - offset));
-      if (length === 0) return r.buf(new Uint8Array(0));
-      const bytes = await this.#o.remoteRead({ ...o, offset, length });
-      r.buf(bytes);
+      const cached = length === 0 ? null : this.#cachedRead(o, offset, length);
+      if (cached !== null) return this.#run(r, `read fh ${fh}`, () => r.buf(cached));
+      return this.#run(r, `read fh ${fh}`, async () => {
+        if (length === 0) return r.buf(new Uint8Array(0));
+        const { arena, path, hash, size } = o;
+        r.buf(await this.#o.remoteRead({ arena, path, hash, size, offset, length }));
+      });
+    }
+    this.#run(r, `read fh ${fh}`, async () => {
+      if (o === undefined) throw new FsError(ERRNO.EBADF, `no open file ${fh}`);
+      const buf = new Uint8Array(size);
+      await o.file.seek(offset, Deno.SeekMode.Start);
+      let n = 0;
+      while (n < size) {
+        const got = await o.file.read(buf.subarray(n));
+        if (got === null) break;
+        n += got;
+      }
+      r.buf(buf.subarray(0, n));
     });
+  }
+
+  /** Bytes the blob cache holds, read here; `null` when the main thread must answer. */
+  #cachedRead(o: Extract<Open, { kind: "remote" }>, offset: number, length: number) {
+    const cached = this.#o.arenas.get(o.arena)?.cached;
+    const bytes = cached?.read(o.version, offset, length) ?? null;
+    const sequential = offset === o.lastEnd;
+    o.lastEnd = offset + length;
+    if (bytes === null || this.#o.touch === undefined) return bytes;
+    o.hits++;
+    // A sequential reader served here never reaches the main thread's read-ahead: ask it
+    // to fetch ahead when the next bytes are not all cached (at most once per chunk read).
+    const end = offset + length;
+    const window = ByteRange.of(end, Math.min(o.size, end + AHEAD_CHECK_BYTES));
+    const ahead = sequential && window.end > window.start &&
+      end - o.aheadAskedAt >= CHUNK_BYTES && cached?.holds(o.version, window) === false;
+    const now = performance.now();
+    if (ahead || now - o.touchedMs >= TOUCH_INTERVAL_MS) {
+      if (ahead) o.aheadAskedAt = end;
+      o.touchedMs = now;
+      const { arena, path, hash, size } = o;
+      this.#o.touch({ arena, path, hash, size, offset, length }, { hits: o.hits, ahead });
+      o.hits = 0;
+    }
+    return bytes;
   }
 
   release(r: FuseReply, _ino: number, fh: number): void {

@@ -26,6 +26,7 @@ export const READ_AHEAD_CHUNKS = 8;
 export const PEER_WAIT_MS = 3000;
 /** Chunks kept in memory when the cache could not store them (files larger than the quota). */
 const MEMORY_CHUNKS_MAX = 32;
+const NO_NOTE = { hits: 0, ahead: false };
 /** Idle time before an open blob handle is closed. */
 const HANDLE_IDLE_MS = 5000;
 
@@ -84,7 +85,8 @@ export class RemoteReader {
    * Reads a range of a remote version.
    *
    * @param req what to read
-   * @returns the bytes (fewer only at the end of the file)
+   * @returns the bytes (fewer only at the end of the file), in a fresh array the caller
+   *   owns (it may be transferred to another thread)
    * @throws {FsError} EIO when the bytes are neither cached nor available from a peer
    */
   async read(req: RemoteReadRequest): Promise<Uint8Array> {
@@ -120,6 +122,27 @@ export class RemoteReader {
       if (to > from) out.set(chunk.subarray(from - start, to - start), from - req.offset);
     });
     return out;
+  }
+
+  /**
+   * Notes that the FUSE worker served a read of a cached version itself: the blob moves up
+   * in the cache's LRU order and its handle here stays open (an open blob is never
+   * evicted). A version that is not cached any more is left alone.
+   *
+   * @param req the read the worker served
+   * @param note how many reads it served since it last said, and whether the reader is
+   *   sequential and nearing bytes not cached (then they are fetched ahead)
+   */
+  touch(req: RemoteReadRequest, note: { hits: number; ahead: boolean } = NO_NOTE): void {
+    this.stats.fromCache += note.hits;
+    const arena = this.#arenas.get(req.arena);
+    if (arena === undefined || req.length === 0) return;
+    const hash = Hash.parse(req.hash);
+    if (!this.#blobs.has(req.hash) && arena.unreal.blobs.get(hash) === null) return;
+    const blob = this.#blob(arena, req, hash);
+    blob.lastEnd = req.offset + req.length;
+    blob.handle.read(req.offset, 1); // a read is what moves a blob up in the LRU order
+    if (note.ahead) this.#readAhead(arena, req, hash, blob);
   }
 
   #blob(arena: ReadableArena, req: RemoteReadRequest, hash: Hash): OpenBlob {

@@ -235,3 +235,26 @@ Deno.test("a peer that connects during the wait serves the read", async () => {
   setTimeout(() => f.peer.online = true, 150);
   assert.deepEqual(await read, f.expected(MiB + 7, 1000));
 });
+
+Deno.test("a touch from the FUSE worker counts its cache hits and can start the read-ahead", async () => {
+  await using f = new Fixture(16 * MiB);
+  await f.read(5 * MiB, 4 * KiB); // a random read: chunk 5 only, no read-ahead
+  assert.deepEqual(f.peer.chunks(), [5]);
+  const req = {
+    arena: DOCS,
+    path: PATH,
+    hash: f.hash.toString(),
+    size: f.peer.data.length,
+    offset: 5 * MiB + 4 * KiB,
+    length: 128 * KiB,
+  };
+  f.reader.touch(req, { hits: 3, ahead: false });
+  assert.equal(f.reader.stats.fromCache, 3);
+  assert.deepEqual(f.peer.chunks(), [5], "no fetch without being asked");
+  f.reader.touch(req, { hits: 2, ahead: true });
+  assert.equal(f.reader.stats.fromCache, 5);
+  // The window starts at the chunk the read ended in (5, cached) and spans 8 chunks.
+  const window = Array.from({ length: READ_AHEAD_CHUNKS }, (_, i) => 5 + i);
+  await until(() => f.peer.requests.length === window.length, "read-ahead");
+  assert.deepEqual(f.peer.chunks(), window);
+});

@@ -190,7 +190,9 @@ export class TestPeer {
   asPeer(options: { port?: number | null; batchRateLimit?: number } = {}): PeerConfig {
     return {
       name: this.name,
-      address: options.port == null ? null : { host: "127.0.0.1", port: options.port },
+      address: options.port === undefined || options.port === null
+        ? null
+        : { host: "127.0.0.1", port: options.port },
       pubkey: decodePublicKeyPem(this.keys.publicKey.pem),
       batchRateLimitBytesPerSec: options.batchRateLimit ?? null,
     };

@@ -78,18 +78,25 @@ const handlers: FuseHandlers = {
   removexattr: (r, _ino, name) => r.err(xattrs.delete(name) ? 0 : 61),
 };
 
+/** The part of the worker global scope used here (the type checker sees the window one). */
+interface WorkerScope {
+  onmessage: ((event: MessageEvent) => void) | null;
+  postMessage(message: unknown): void;
+}
+const scope = self as unknown as WorkerScope;
+
 let session: FuseSession | null = null;
-self.onmessage = async (e: MessageEvent) => {
+scope.onmessage = async (e: MessageEvent) => {
   try {
     if (e.data.mount !== undefined) {
       delayMs = e.data.delayMs ?? 0;
       session = FuseSession.mount(e.data.mount, handlers, { fsname: "memfs", allowOther: true });
-      self.postMessage("mounted");
+      scope.postMessage("mounted");
     } else if (e.data.unmount === true) {
       await session?.unmount();
-      self.postMessage("unmounted");
+      scope.postMessage("unmounted");
     }
   } catch (error) {
-    self.postMessage({ error: String(error) });
+    scope.postMessage({ error: String(error) });
   }
 };

@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import { Database, openArenaDatabase, openGlobalDatabase } from "../storage/mod.ts";
+import { GLOBAL_INODE_SCHEMA } from "../storage/mod.ts";
+import { Hash, parseArenaName } from "../types/mod.ts";
+import { ARENA_SCHEMAS, BlobStore, GLOBAL_TREE_SCHEMA, UnrealArena } from "../unreal/mod.ts";
+import { CachedReads } from "./cached_reads.ts";
+
+const DOCS = parseArenaName("docs");
+const KiB = 1024;
+
+function content(size: number, seed = 0): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let i = 0; i < size; i++) out[i] = (i * 31 + seed + (i >>> 9)) & 0xff;
+  return out;
+}
+
+/** An arena's blob store (the main thread's side) and the worker's own connection. */
+class Fixture {
+  readonly dir = Deno.makeTempDirSync({ prefix: "realize_cached_reads_" });
+  readonly globalDb = openGlobalDatabase(`${this.dir}/cache.db`, {
+    schemas: [GLOBAL_INODE_SCHEMA, GLOBAL_TREE_SCHEMA],
+  });
+  readonly db = openArenaDatabase(`${this.dir}/work`, DOCS, { schemas: ARENA_SCHEMAS });
+  readonly unreal = UnrealArena.open({
+    name: DOCS,
+    db: this.db,
+    globalDb: this.globalDb,
+    workdir: `${this.dir}/work`,
+    diskUsage: null,
+  });
+  readonly workerDb = Database.open(`${this.dir}/work/arena.db`, { schemas: ARENA_SCHEMAS });
+  readonly cached = new CachedReads(this.workerDb, `${this.dir}/work/blobs`);
+
+  get blobs(): BlobStore {
+    return this.unreal.blobs;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.cached.close();
+    this.workerDb.close();
+    await this.unreal.close();
+    this.db.close();
+    this.globalDb.close();
+    await Deno.remove(this.dir, { recursive: true });
+  }
+}
+
+Deno.test("CachedReads.read() serves recorded ranges and leaves the rest to the main thread", async () => {
+  await using f = new Fixture();
+  const data = content(256 * KiB);
+  const hash = Hash.of(data);
+  assert.equal(f.cached.read(hash, 0, 4 * KiB), null, "no blob yet");
+  const blob = f.blobs.open(hash, data.length);
+  blob.write(0, data.subarray(0, 128 * KiB));
+  assert.equal(f.cached.read(hash, 0, 4 * KiB), null, "written but not recorded yet");
+  await blob.flush();
+  assert.deepEqual(f.cached.read(hash, 4 * KiB, 64 * KiB), data.subarray(4 * KiB, 68 * KiB));
+  assert.equal(f.cached.read(hash, 120 * KiB, 16 * KiB), null, "partly missing");
+  blob.write(128 * KiB, data.subarray(128 * KiB));
+  await blob.flush();
+  assert.deepEqual(f.cached.read(hash, 120 * KiB, 16 * KiB), data.subarray(120 * KiB, 136 * KiB));
+  assert.equal(f.cached.stats.hits, 2);
+  await blob.close();
+});
+
+Deno.test("CachedReads.read() stops at a removed blob, and reopens one made again", async () => {
+  await using f = new Fixture();
+  const data = content(64 * KiB, 7);
+  const hash = Hash.of(data);
+  let blob = f.blobs.open(hash, data.length);
+  blob.write(0, data);
+  await blob.flush();
+  assert.deepEqual(f.cached.read(hash, 0, 8 * KiB), data.subarray(0, 8 * KiB));
+  await blob.close();
+  f.blobs.remove(hash); // the worker's file stays open: its inode is gone from the path
+  assert.equal(f.cached.read(hash, 0, 8 * KiB), null, "not recorded any more");
+  // Made again with only the second half: the old file had the first half, the new one
+  // must not be read through the old descriptor.
+  blob = f.blobs.open(hash, data.length);
+  blob.write(32 * KiB, data.subarray(32 * KiB));
+  await blob.flush();
+  assert.equal(f.cached.read(hash, 0, 8 * KiB), null, "the first half is not in the new blob");
+  assert.deepEqual(f.cached.read(hash, 40 * KiB, 8 * KiB), data.subarray(40 * KiB, 48 * KiB));
+  await blob.close();
+});
+
+Deno.test("CachedReads.read() returns a view of one reused buffer", async () => {
+  await using f = new Fixture();
+  const data = content(64 * KiB, 3);
+  const hash = Hash.of(data);
+  const blob = f.blobs.open(hash, data.length);
+  blob.write(0, data);
+  await blob.flush();
+  const a = f.cached.read(hash, 0, 4 * KiB)!;
+  const b = f.cached.read(hash, 4 * KiB, 4 * KiB)!;
+  assert.equal(a.buffer, b.buffer, "no allocation per read");
+  assert.deepEqual(b, data.subarray(4 * KiB, 8 * KiB));
+  await blob.close();
+});

@@ -1,0 +1,79 @@
+// The FUSE mount's read path on a real mount (root only): the read-ahead it sets, and
+// cached bytes served by the worker itself, with the main thread told the file is in use.
+// Files on the mount are read by other processes (`dd`, `cat`): this process serves it.
+import assert from "node:assert/strict";
+import { mountDevice, mountedAt } from "../../ffi/libc/mod.ts";
+import { DOCS, TestPeer, until } from "../net/_peer_testing.ts";
+import { Hash, paths } from "../types/mod.ts";
+import { defaultVersion } from "../unreal/mod.ts";
+import { FuseMount, READ_AHEAD_KIB } from "./fuse_mount.ts";
+import { RemoteReader } from "./remote_reader.ts";
+
+const HAS_FUSE = Deno.uid() === 0 && (() => {
+  try {
+    return Deno.statSync("/dev/fuse") !== null;
+  } catch {
+    return false;
+  }
+})();
+
+async function sh(args: string[]): Promise<string> {
+  const out = await new Deno.Command(args[0]!, { args: args.slice(1), stderr: "piped" }).output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  return new TextDecoder().decode(out.stdout);
+}
+
+Deno.test({
+  name: "the mount reads ahead in 1 MiB; cached bytes are read in the worker",
+  ignore: !HAS_FUSE,
+  fn: async () => {
+    const big = "0123456789abcdef".repeat(256 * 1024); // 4 MiB
+    await using a = await TestPeer.start("a", { files: { "big.bin": big } });
+    await using b = await TestPeer.start("b", { local: false });
+    await a.settled();
+    const ha = await a.join([b.asPeer()]);
+    await b.join([a.asPeer({ port: ha.port })], { listen: null });
+    const hash = Hash.of(new TextEncoder().encode(big));
+    await until(() => {
+      const d = b.db.read((tx) => defaultVersion(tx, paths.parse("big.bin")));
+      return d?.hash?.equals(hash) === true;
+    }, "b knows big.bin");
+    const mnt = await Deno.makeTempDir({ prefix: "realize_mnt_" });
+    const reader = new RemoteReader(
+      new Map([[DOCS, { unreal: b.unreal, mark: "watch" }]]),
+      () => b.household,
+    );
+    const mount = await FuseMount.start({
+      mountpoint: mnt,
+      globalDb: `${b.dir}/cache.db`,
+      arenas: [{ name: DOCS, workdir: `${b.dir}/work`, datadir: null, mark: "watch" }],
+      reader,
+    });
+    try {
+      const device = mountDevice(mnt)!;
+      const ra = await Deno.readTextFile(`/sys/class/bdi/${device}/read_ahead_kb`);
+      assert.equal(ra.trim(), `${READ_AHEAD_KIB}`);
+      const file = `${mnt}/docs/big.bin`;
+      // Cache the file without the kernel seeing it: its page cache stays empty.
+      const req = { arena: DOCS, path: paths.parse("big.bin"), hash: hash.toString() };
+      for (let offset = 0; offset < big.length; offset += 1 << 20) {
+        await reader.read({ ...req, size: big.length, offset, length: 1 << 20 });
+      }
+      await until(() => b.unreal.blobs.get(hash)?.verified === true, "the blob is verified");
+      const before = { ...reader.stats };
+      let mainReads = 0;
+      const read = reader.read.bind(reader);
+      reader.read = (req) => (mainReads++, read(req));
+      assert.equal(await sh(["cat", file]), big, "read from the blob");
+      assert.equal(mainReads, 0, "no read reached the main thread");
+      assert.equal(reader.stats.fromNetwork, before.fromNetwork);
+      assert.ok(reader.stats.fromCache > before.fromCache, "the worker's hits are counted");
+      assert.equal(b.unreal.blobs.get(hash)?.open, true, "touched: the main thread holds it");
+    } finally {
+      await mount.unmount();
+      await reader.close();
+      assert.equal(mountedAt(mnt), null, "nothing left mounted");
+      await Deno.remove(mnt);
+    }
+  },
+});
