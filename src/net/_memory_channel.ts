@@ -1,6 +1,7 @@
 /**
  * Two connected in-memory frame channels, for unit tests of the protocol (the real
- * transport is tested on sockets).
+ * transport is tested on sockets). A released frame is overwritten at once, so a consumer
+ * that keeps a lent chunk past its callback reads garbage in tests.
  *
  * @module
  */
@@ -23,11 +24,23 @@ class Pipe implements FrameChannel {
     this.#wake?.();
   }
 
-  send(frame: Uint8Array): Promise<void> {
+  /** Frames handed back with `release` (for assertions). */
+  released = 0;
+
+  send(frame: Uint8Array, tail?: Uint8Array): Promise<void> {
     if (this.#closed) return Promise.reject(new Error("closed"));
     this.sent++;
-    this.other.push(frame.slice());
+    const copy = new Uint8Array(frame.length + (tail?.length ?? 0));
+    copy.set(frame);
+    if (tail !== undefined) copy.set(tail, frame.length);
+    this.other.push(copy);
     return Promise.resolve();
+  }
+
+  /** Overwrites a released frame, as a reused buffer would be: late readers see garbage. */
+  release(frame: Uint8Array): void {
+    this.released++;
+    frame.fill(0xee);
   }
 
   async *frames(): AsyncIterable<Uint8Array> {

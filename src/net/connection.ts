@@ -17,6 +17,7 @@ import {
   type Frame,
   FRAME_BYTES_MAX,
   FrameKind,
+  FramePool,
   FrameWriter,
   type Traffic,
 } from "./framing.ts";
@@ -29,6 +30,13 @@ export const HEARTBEAT_TIMEOUT_MS = 45_000;
 export const RECEIVE_QUEUE_BYTES_MAX = 4 * 1024 * 1024;
 /** How long `close()` waits for queued frames and the goodbye to be written. */
 export const CLOSE_FLUSH_TIMEOUT_MS = 1_000;
+/**
+ * Size of the reusable buffers received frames are read into (see `release`): a 1 MiB
+ * chunk and its message header fit.
+ */
+export const POOLED_FRAME_BYTES = (1 << 20) + 64 * 1024;
+/** Most idle pooled buffers a connection keeps. */
+export const POOLED_FRAMES_FREE_MAX = 8;
 
 const log = logger("net");
 const EMPTY = new Uint8Array(0);
@@ -115,6 +123,7 @@ export class Connection {
   #timer: ReturnType<typeof setInterval>;
   #pingQueued = false;
   #pumpDone: Promise<void>;
+  readonly #pool = new FramePool(POOLED_FRAME_BYTES, POOLED_FRAMES_FREE_MAX);
 
   /** @param init what the handshake hands over */
   constructor(init: ConnectionInit) {
@@ -160,25 +169,38 @@ export class Connection {
   }
 
   /**
-   * Sends one frame. Frames are written whole and in call order. The caller must not change
-   * `frame` until the promise settles.
+   * Sends one frame: `frame`, followed by `tail` when given (written from that array, not
+   * copied: a chunk's bytes). Frames are written whole and in call order. The caller must
+   * not change `frame` or `tail` until the promise settles.
    *
-   * @param frame at most `FRAME_BYTES_MAX` bytes
+   * @param frame the frame, or its first part
+   * @param tail the rest of the frame; the two are at most `FRAME_BYTES_MAX` bytes
    * @returns resolves once the frame is written to the socket
    * @throws {RangeError} (rejection) when the frame is too large
    * @throws {ConnectionClosedError} (rejection) when the connection is closed or fails first
    */
-  send(frame: Uint8Array): Promise<void> {
-    if (frame.length > FRAME_BYTES_MAX) {
-      const message =
-        `Cannot send a frame of ${frame.length} bytes: the limit is ${FRAME_BYTES_MAX}`;
+  send(frame: Uint8Array, tail?: Uint8Array): Promise<void> {
+    const length = frame.length + (tail?.length ?? 0);
+    if (length > FRAME_BYTES_MAX) {
+      const message = `Cannot send a frame of ${length} bytes: the limit is ${FRAME_BYTES_MAX}`;
       return Promise.reject(new RangeError(message));
     }
     if (this.#end !== null) {
       const message = `Cannot send to ${this}: the connection is closed (${this.#end.reason})`;
       return Promise.reject(new ConnectionClosedError(message));
     }
-    return this.#writer.send(FrameKind.data, frame);
+    return this.#writer.send(FrameKind.data, frame, tail);
+  }
+
+  /**
+   * Hands a received frame's buffer back for reuse by a later frame. Optional: a frame
+   * never released is the consumer's to keep. After it, the frame (and any view of it)
+   * must not be used: its bytes will be overwritten.
+   *
+   * @param frame a frame `frames()` yielded
+   */
+  release(frame: Uint8Array): void {
+    this.#pool.release(frame);
   }
 
   /**
@@ -186,7 +208,8 @@ export class Connection {
    * connection is closed and every frame received before is delivered (see `closed` for why).
    * Breaking out of the loop leaves the connection open.
    *
-   * @returns an async iterator of frames; each frame is the consumer's to keep
+   * @returns an async iterator of frames; each frame is the consumer's to keep, unless
+   *   it hands it back with {@linkcode Connection.release}
    */
   async *frames(): AsyncGenerator<Uint8Array<ArrayBuffer>, void, undefined> {
     while (true) {
@@ -242,7 +265,7 @@ export class Connection {
   async #pump(): Promise<void> {
     try {
       while (this.#end === null) {
-        const frame = await this.#reader.readFrame(FRAME_BYTES_MAX);
+        const frame = await this.#reader.readFrame(FRAME_BYTES_MAX, this.#pool);
         if (this.#end !== null) return;
         if (frame === null) {
           this.#finish({ by: "remote", reason: "end of stream", error: null }, false);

@@ -10,7 +10,7 @@ import {
   waitFor,
 } from "./_testing.ts";
 import { connect } from "./connect.ts";
-import { type Connection } from "./connection.ts";
+import { type Connection, POOLED_FRAME_BYTES } from "./connection.ts";
 import { ConnectionClosedError, ProtocolError } from "./errors.ts";
 import { pinnedTlsOptions } from "./certs.ts";
 import { ByteReader, FRAME_BYTES_MAX, FrameKind, newTraffic, writeAll } from "./framing.ts";
@@ -58,6 +58,29 @@ Deno.test("Connection keeps frames whole and in order under concurrent sends", a
     }
   }
   assert.equal(p.out.bytesSent, p.inc.bytesReceived);
+});
+
+Deno.test("Connection reuses a released frame's buffer, and frames with tails arrive whole", async () => {
+  using _logs = captureLogs();
+  await using p = await pair();
+  const size = 1 << 20;
+  const frames = p.inc.frames();
+  const buffers = new Set<ArrayBufferLike>();
+  for (let k = 0; k < 4; k++) {
+    const sent = p.out.send(pattern(64, k), pattern(size, k + 10)); // a head and a chunk
+    const { value: frame } = await frames.next();
+    await sent;
+    const want = new Uint8Array(64 + size);
+    want.set(pattern(64, k));
+    want.set(pattern(size, k + 10), 64);
+    assert.ok(frame !== undefined);
+    assert.deepEqual(frame, want, `frame ${k}`);
+    assert.equal(frame.buffer.byteLength, POOLED_FRAME_BYTES, "read into a pooled buffer");
+    buffers.add(frame.buffer);
+    p.inc.release(frame);
+  }
+  await frames.return();
+  assert.equal(buffers.size, 1, "each frame reused the buffer the previous one gave back");
 });
 
 Deno.test("Connection.send() refuses a frame over FRAME_BYTES_MAX without sending", async () => {

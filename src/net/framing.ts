@@ -155,11 +155,13 @@ export class ByteReader {
    * Reads one frame.
    *
    * @param lengthMax largest payload accepted
+   * @param pool where a large payload's buffer comes from (lent: see {@linkcode FramePool});
+   *   without it, or when the payload does not fit a pooled buffer, a fresh array
    * @returns the frame, or `null` at a clean end of stream (between frames)
    * @throws {ProtocolError} when the length exceeds `lengthMax`; nothing is allocated
    * @throws {Deno.errors.UnexpectedEof} when the stream ends inside a frame
    */
-  async readFrame(lengthMax: number): Promise<Frame | null> {
+  async readFrame(lengthMax: number, pool: FramePool | null = null): Promise<Frame | null> {
     if (!await this.#fill(FRAME_HEADER_BYTES)) return null;
     const b = this.#buf;
     const s = this.#start;
@@ -172,7 +174,7 @@ export class ByteReader {
     if (length <= this.#buf.length / 2) {
       return { kind, payload: (await this.readExact(length)) ?? this.#truncated() };
     }
-    const payload = new Uint8Array(length);
+    const payload = pool?.take(length) ?? new Uint8Array(length);
     let have = Math.min(length, this.#end - this.#start);
     payload.set(this.#buf.subarray(this.#start, this.#start + have));
     this.#start += have;
@@ -189,12 +191,71 @@ export class ByteReader {
   }
 }
 
+/**
+ * Reusable buffers for large frame payloads. A payload taken from the pool is *lent*: its
+ * consumer hands it back with {@linkcode FramePool.release} once done, and must not touch it
+ * afterwards; a payload never released is simply collected. Releasing twice, or releasing
+ * an array the pool did not lend, does nothing.
+ */
+export class FramePool {
+  readonly #bufferBytes: number;
+  readonly #freeMax: number;
+  readonly #free: ArrayBuffer[] = [];
+  readonly #lent = new WeakSet<ArrayBuffer>();
+
+  /**
+   * @param bufferBytes size of each buffer: payloads up to this size are pooled
+   * @param freeMax most idle buffers kept
+   */
+  constructor(bufferBytes: number, freeMax: number) {
+    assert(bufferBytes > 0, "pooled buffers are not empty");
+    assert(freeMax >= 0, "freeMax is not negative");
+    this.#bufferBytes = bufferBytes;
+    this.#freeMax = freeMax;
+  }
+
+  /** Idle buffers kept. */
+  get free(): number {
+    return this.#free.length;
+  }
+
+  /**
+   * A lent buffer for a payload of `length` bytes.
+   *
+   * @param length the payload's size
+   * @returns a view of `length` bytes of a pooled buffer (its bytes are stale), or `null`
+   *   when `length` exceeds the buffer size
+   */
+  take(length: number): Uint8Array<ArrayBuffer> | null {
+    if (length > this.#bufferBytes) return null;
+    const buffer = this.#free.pop() ?? new ArrayBuffer(this.#bufferBytes);
+    this.#lent.add(buffer);
+    return new Uint8Array(buffer, 0, length);
+  }
+
+  /**
+   * Hands a lent payload back for reuse.
+   *
+   * @param payload a payload from {@linkcode take} (or any array: then nothing happens)
+   */
+  release(payload: Uint8Array): void {
+    const buffer = payload.buffer;
+    if (!(buffer instanceof ArrayBuffer) || !this.#lent.delete(buffer)) return;
+    assert(buffer.byteLength === this.#bufferBytes, "a lent buffer comes back whole");
+    if (this.#free.length < this.#freeMax) this.#free.push(buffer);
+  }
+}
+
 interface Pending {
   readonly header: Uint8Array;
   readonly payload: Uint8Array;
+  /** Written after `payload`, without a copy when the frame is written alone. */
+  readonly tail: Uint8Array;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
 }
+
+const EMPTY = new Uint8Array(0);
 
 function header(kind: FrameKind, length: number): Uint8Array {
   const h = new Uint8Array(FRAME_HEADER_BYTES);
@@ -227,18 +288,22 @@ export class FrameWriter {
   }
 
   /**
-   * Queues a frame. The caller must not change `payload` until the promise settles.
+   * Queues a frame whose payload is `payload` followed by `tail`. The caller must not
+   * change either until the promise settles.
    *
    * @param kind the frame kind
-   * @param payload at most {@linkcode FRAME_BYTES_MAX} bytes
+   * @param payload the payload (or its first part)
+   * @param tail the rest of the payload, written from this array (a chunk's bytes); the
+   *   two are at most {@linkcode FRAME_BYTES_MAX} bytes
    * @returns resolves once the frame is written
    * @throws {ConnectionClosedError} (rejection) once the writer has failed or closed
    */
-  send(kind: FrameKind, payload: Uint8Array): Promise<void> {
-    assert(payload.length <= FRAME_BYTES_MAX, "frames are at most FRAME_BYTES_MAX bytes");
+  send(kind: FrameKind, payload: Uint8Array, tail: Uint8Array = EMPTY): Promise<void> {
+    const length = payload.length + tail.length;
+    assert(length <= FRAME_BYTES_MAX, "frames are at most FRAME_BYTES_MAX bytes");
     if (this.#failure !== null) return Promise.reject(this.#failure);
     const { promise, resolve, reject } = Promise.withResolvers<void>();
-    this.#queue.push({ header: header(kind, payload.length), payload, resolve, reject });
+    this.#queue.push({ header: header(kind, length), payload, tail, resolve, reject });
     if (!this.#running) {
       this.#running = true;
       this.#done = this.#run();
@@ -284,21 +349,26 @@ export class FrameWriter {
 
   async #write(batch: readonly Pending[]): Promise<void> {
     const only = batch[0]!;
-    if (batch.length === 1 && only.payload.length > WRITE_BATCH_BYTES) {
+    if (batch.length > 1 || frameBytes(only) <= WRITE_BATCH_BYTES) {
+      await writeAll(this.#sink, join(batch), this.#traffic);
+    } else if (only.payload.length > WRITE_BATCH_BYTES) {
       await writeAll(this.#sink, only.header, this.#traffic);
       await writeAll(this.#sink, only.payload, this.#traffic);
+      if (only.tail.length > 0) await writeAll(this.#sink, only.tail, this.#traffic);
     } else {
-      await writeAll(this.#sink, join(batch), this.#traffic);
+      // A small head and a large tail (a chunk): one copy of the head, none of the tail.
+      await writeAll(this.#sink, join([{ ...only, tail: EMPTY }]), this.#traffic);
+      await writeAll(this.#sink, only.tail, this.#traffic);
     }
   }
 
   #takeBatch(): Pending[] {
     const first = this.#queue.shift()!;
     const batch = [first];
-    let bytes = FRAME_HEADER_BYTES + first.payload.length;
+    let bytes = frameBytes(first);
     while (bytes <= WRITE_BATCH_BYTES && this.#queue.length > 0) {
       const next = this.#queue[0]!;
-      bytes += FRAME_HEADER_BYTES + next.payload.length;
+      bytes += frameBytes(next);
       if (bytes > WRITE_BATCH_BYTES) break;
       batch.push(this.#queue.shift()!);
     }
@@ -306,15 +376,20 @@ export class FrameWriter {
   }
 }
 
+function frameBytes(p: Pending): number {
+  return p.header.length + p.payload.length + p.tail.length;
+}
+
 function join(batch: readonly Pending[]): Uint8Array {
   let size = 0;
-  for (const p of batch) size += p.header.length + p.payload.length;
+  for (const p of batch) size += frameBytes(p);
   const out = new Uint8Array(size);
   let at = 0;
   for (const p of batch) {
     out.set(p.header, at);
     out.set(p.payload, at + p.header.length);
-    at += p.header.length + p.payload.length;
+    out.set(p.tail, at + p.header.length + p.payload.length);
+    at += frameBytes(p);
   }
   return out;
 }

@@ -5,6 +5,7 @@ import {
   ByteReader,
   FRAME_HEADER_BYTES,
   FrameKind,
+  FramePool,
   FrameWriter,
   newTraffic,
   type Sink,
@@ -112,4 +113,66 @@ Deno.test("FrameWriter rejects queued and later frames once a write fails", asyn
   assert.ok(
     await rejection(writer.send(FrameKind.data, Uint8Array.of(3))) instanceof ConnectionClosedError,
   );
+});
+
+Deno.test("FrameWriter writes a frame's tail from its own array, after a small head", async () => {
+  const out = sink();
+  const writer = new FrameWriter(out, newTraffic());
+  const head = Uint8Array.of(7, 8, 9);
+  const tail = new Uint8Array(WRITE_BATCH_BYTES + 1).fill(5);
+  await writer.send(FrameKind.data, head, tail);
+  const length = head.length + tail.length;
+  assert.deepEqual(out.writes.flat(), [...frame(0, [...head, ...tail])]);
+  assert.equal(out.writes.length, 2, "header and head together, then the tail");
+  const n = length;
+  const header = [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff, FrameKind.data];
+  assert.deepEqual(out.writes[0], [...header, 7, 8, 9]);
+  // Small frames with tails still pack together.
+  out.writes.length = 0;
+  await Promise.all([
+    writer.send(FrameKind.data, Uint8Array.of(1), Uint8Array.of(2)),
+    writer.send(FrameKind.data, Uint8Array.of(3), Uint8Array.of(4, 5)),
+    writer.send(FrameKind.data, Uint8Array.of(6), Uint8Array.of(7)),
+  ]);
+  assert.deepEqual(out.writes.flat(), [
+    ...frame(0, [1, 2]),
+    ...frame(0, [3, 4, 5]),
+    ...frame(0, [6, 7]),
+  ]);
+  assert.ok(out.writes.length <= 2);
+});
+
+Deno.test("ByteReader.readFrame() reads large payloads into lent buffers, reused once released", async () => {
+  const pool = new FramePool(400_000, 2);
+  const payloads = [1, 2, 3].map((k) => Array.from({ length: 300_000 }, (_, i) => (i * k) & 0xff));
+  const bytes = Uint8Array.from(payloads.flatMap((p) => frame(0, p)));
+  const reader = new ByteReader(source(bytes, 50_000), newTraffic());
+  const first = (await reader.readFrame(1 << 20, pool))!.payload;
+  assert.deepEqual(first, Uint8Array.from(payloads[0]!));
+  assert.equal(first.buffer.byteLength, 400_000, "a pooled buffer");
+  const buffer = first.buffer;
+  pool.release(first);
+  pool.release(first); // twice: ignored
+  assert.equal(pool.free, 1);
+  const second = (await reader.readFrame(1 << 20, pool))!.payload;
+  assert.equal(second.buffer, buffer, "the released buffer is reused");
+  assert.deepEqual(second, Uint8Array.from(payloads[1]!));
+  const third = (await reader.readFrame(1 << 20, pool))!.payload; // second not released
+  assert.notEqual(third.buffer, buffer);
+  assert.deepEqual(third, Uint8Array.from(payloads[2]!));
+  assert.deepEqual(second, Uint8Array.from(payloads[1]!), "a lent payload stays intact");
+  pool.release(Uint8Array.of(1)); // not lent: ignored
+  assert.equal(pool.free, 0);
+});
+
+Deno.test("FramePool lends only payloads that fit and keeps at most freeMax idle", () => {
+  const pool = new FramePool(1000, 1);
+  assert.equal(pool.take(1001), null);
+  const a = pool.take(10)!;
+  const b = pool.take(1000)!;
+  assert.equal(a.length, 10);
+  assert.notEqual(a.buffer, b.buffer);
+  pool.release(a);
+  pool.release(b);
+  assert.equal(pool.free, 1);
 });

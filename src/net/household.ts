@@ -146,7 +146,8 @@ export class Household {
    *
    * @param target arena, path and version
    * @param range offset and length
-   * @param onChunk receives each chunk
+   * @param onChunk receives each chunk's offset and bytes, lent: valid until the call
+   *   returns (or its promise settles), then reused; copy to keep them
    * @param options batch or interactive, compression, cancellation
    * @throws {PeerError} `versionUnavailable` when no connected peer has that version
    */

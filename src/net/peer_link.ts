@@ -203,7 +203,8 @@ export class PeerLink {
    *
    * @param target the arena, path and version
    * @param range offset and length
-   * @param onChunk receives each chunk's offset and bytes (decompressed)
+   * @param onChunk receives each chunk's offset and bytes (decompressed). The bytes are lent:
+   *   valid until the call returns (or its promise settles), then reused; copy to keep them
    * @param options batch or interactive, compression, cancellation
    * @throws {PeerError} `versionUnavailable` when the peer no longer has that version
    */

@@ -12,7 +12,7 @@ import type { PeerName } from "../types/mod.ts";
 import { describeError, logger } from "../util/mod.ts";
 import { ConnectionClosedError } from "./errors.ts";
 import { type Item, type Message, PeerError, type Reply, type Request } from "./messages.ts";
-import { decode, encode } from "./wire.ts";
+import { decode, encodeParts } from "./wire.ts";
 
 const log = logger("net");
 
@@ -25,10 +25,12 @@ export const REQUESTS_MAX = 256;
 export interface FrameChannel {
   /** The peer at the other end. */
   readonly peer: PeerName;
-  /** Sends a frame; resolves once written. */
-  send(frame: Uint8Array): Promise<void>;
+  /** Sends a frame (`frame` then `tail`, when given); resolves once written. */
+  send(frame: Uint8Array, tail?: Uint8Array): Promise<void>;
   /** Received frames, in order. */
   frames(): AsyncIterable<Uint8Array>;
+  /** Hands a received frame back for reuse; it is not used afterwards. */
+  release?(frame: Uint8Array): void;
   /** Closes the connection. */
   close(reason?: string): Promise<unknown>;
 }
@@ -54,7 +56,8 @@ export type RequestHandler = (request: Request, ctx: RequestContext) => Promise<
 export interface RequestOptions {
   /**
    * Receives streamed items in order; its promise is awaited before the next item.
-   * `id` is the request's id, for {@linkcode Session.ack}.
+   * `id` is the request's id, for {@linkcode Session.ack}. A chunk's `data` is lent: valid
+   * until the call returns (or its promise settles), then reused for later frames.
    */
   readonly onItem?: (item: Item, id: number) => Promise<void> | void;
   /** Cancels the request (the peer is told). */
@@ -118,21 +121,28 @@ export class Session {
     }
   }
 
+  /**
+   * Handles one frame, then hands it back to the channel: at once, except for a chunk,
+   * whose bytes are a view of the frame, once its consumer is done with it.
+   */
   #receive(frame: Uint8Array): void {
     let m: Message;
     try {
       m = decode(frame);
     } catch (error) {
+      this.#giveBack(frame);
       this.#badMessage(error);
       return;
     }
+    if (m.kind === "item" && m.item.kind === "chunk") return this.#onItem(m.id, m.item, frame);
+    this.#giveBack(frame); // decoding copied everything else out of it
     switch (m.kind) {
       case "request":
         return this.#serve(m.id, m.request);
       case "reply":
         return this.#onReply(m.id, m.reply);
       case "item":
-        return this.#onItem(m.id, m.item);
+        return this.#onItem(m.id, m.item, null);
       case "error":
         return this.#fail(m.id, new PeerError(m.code, `${this.peer}: ${m.message}`));
       case "cancel":
@@ -205,13 +215,23 @@ export class Session {
     } else p.resolve(reply);
   }
 
-  #onItem(id: number, item: Item): void {
+  #giveBack(frame: Uint8Array): void {
+    this.#ch.release?.(frame);
+  }
+
+  /** Delivers an item; `frame`, when given, is released once the consumer is done. */
+  #onItem(id: number, item: Item, frame: Uint8Array | null): void {
     const p = this.#pending.get(id);
     const onItem = p?.options.onItem;
-    if (p === undefined || onItem === undefined) return;
+    if (p === undefined || onItem === undefined) {
+      if (frame !== null) this.#giveBack(frame);
+      return;
+    }
     p.items = p.items.then(() => onItem(item, id)).catch((error) => {
       this.#fail(id, error instanceof Error ? error : new Error(String(error)));
       this.#post({ id, kind: "cancel" });
+    }).finally(() => {
+      if (frame !== null) this.#giveBack(frame);
     });
   }
 
@@ -281,7 +301,8 @@ export class Session {
 
   async #send(m: Message): Promise<void> {
     if (this.#closed !== null) throw this.#closed;
-    await this.#ch.send(encode(m));
+    const [head, payload] = encodeParts(m);
+    await (payload.length === 0 ? this.#ch.send(head) : this.#ch.send(head, payload));
   }
 
   #end(error: Error): void {

@@ -26,6 +26,7 @@ import {
 } from "../real/mod.ts";
 import type { Database } from "../storage/mod.ts";
 import type { ArenaName, PeerName } from "../types/mod.ts";
+import { assert } from "../util/mod.ts";
 import { lstat } from "../../ffi/libc/mod.ts";
 import {
   CHUNK_BYTES_MAX,
@@ -37,10 +38,18 @@ import {
   RSYNC_BYTES_MAX,
   type WireNotification,
 } from "./messages.ts";
+import { ChunkBuffers } from "./chunk_buffers.ts";
 import type { RequestContext, RequestHandler } from "./session.ts";
 
-/** Bytes per chunk of a read (several chunks in flight keep the link busy). */
-export const READ_CHUNK_BYTES = 256 * 1024;
+/** Bytes per chunk of a read: the protocol's largest (fewer, larger writes are cheaper). */
+export const READ_CHUNK_BYTES = CHUNK_BYTES_MAX;
+/**
+ * Chunk buffers one session's reads may hold at once. A read needs one and takes up to
+ * {@linkcode READ_PIPELINE_BUFFERS} when they are free; reads beyond that wait their turn.
+ */
+export const READ_BUFFERS_MAX = 32;
+/** Buffers one read uses when they are free: one being read, the others being written. */
+export const READ_PIPELINE_BUFFERS = 3;
 /** History entries per notification batch. */
 export const BATCH_ENTRIES = 256;
 /** Files per catch-up batch. */
@@ -66,10 +75,11 @@ export interface StoreOptions {
   readonly deltas: DeltaPool;
 }
 
-/** Per-session state: who asks, and at what rate they want background data. */
+/** Per-session state: who asks, at what rate they want background data, read buffers. */
 interface Asker {
   readonly peer: PeerName;
   batch: RateLimiter;
+  readonly buffers: ChunkBuffers;
 }
 
 /** Serves this peer's arenas to the others. */
@@ -89,7 +99,11 @@ export class Store {
    * @returns the request handler
    */
   handler(peer: PeerName, hello: Hello): RequestHandler {
-    const asker: Asker = { peer, batch: rateLimiter(undefined) };
+    const asker: Asker = {
+      peer,
+      batch: rateLimiter(undefined),
+      buffers: new ChunkBuffers(READ_BUFFERS_MAX, READ_CHUNK_BYTES),
+    };
     return (req, ctx) => this.#handle(asker, hello, req, ctx);
   }
 
@@ -169,30 +183,79 @@ export class Store {
       );
     }
     const end = Math.min(entry.size, req.offset + req.length);
-    using file = await Deno.open(abs, { read: true });
-    const buffer = new Uint8Array(Math.min(READ_CHUNK_BYTES, CHUNK_BYTES_MAX));
-    for (let at = req.offset; at < end && !ctx.signal.aborted;) {
-      const n = await readAt(file, buffer.subarray(0, Math.min(buffer.length, end - at)), at);
-      if (n === 0) break;
-      const raw = buffer.subarray(0, n);
-      // Compression runs in the pool: 1 MiB inline stalls the main thread 7–15 ms.
-      const c = req.compress
-        ? await this.#o.deltas.compressChunk(raw.slice(), { signal: ctx.signal })
-        : { data: raw, compressed: false };
-      if (req.batch) await asker.batch.take(c.data.length, { signal: ctx.signal });
-      await ctx.item({
-        kind: "chunk",
-        offset: at,
-        data: c.data,
-        compressed: c.compressed,
-        rawLength: n,
-      });
-      at += n;
-    }
+    if (req.offset < end) await this.#stream(asker, req, ctx, { abs, end });
     if (!unchanged(abs, entry)) {
       throw new PeerError("versionUnavailable", `"${req.arena}/${req.path}" changed while read`);
     }
     return { kind: "readDone" };
+  }
+
+  /**
+   * Sends `[req.offset, end)` of a file in chunks, read sequentially from one seek. With
+   * buffers to spare, the next chunk is read while earlier ones are written, and up to
+   * {@linkcode READ_PIPELINE_BUFFERS}` - 1` chunks wait in the connection's write queue, so
+   * the link never waits for the file.
+   */
+  async #stream(
+    asker: Asker,
+    req: Extract<Request, { kind: "read" }>,
+    ctx: RequestContext,
+    range: { abs: string; end: number },
+  ): Promise<void> {
+    const { end } = range;
+    const buffers = [await asker.buffers.take({ signal: ctx.signal })];
+    // A compressed or throttled chunk is queued only once the one before it is: at most one
+    // is sent while the next is read, so they cannot overtake each other.
+    const depth = req.compress || req.batch ? 2 : READ_PIPELINE_BUFFERS;
+    for (let b = asker.buffers.tryTake(); b !== null; b = asker.buffers.tryTake()) {
+      buffers.push(b);
+      if (buffers.length === depth) break;
+    }
+    const free = [...buffers];
+    const sending: Promise<Uint8Array<ArrayBuffer>>[] = [];
+    try {
+      using file = await Deno.open(range.abs, { read: true });
+      await file.seek(req.offset, Deno.SeekMode.Start);
+      for (let at = req.offset; at < end && !ctx.signal.aborted;) {
+        if (free.length === 0) free.push(await sending.shift()!);
+        const buffer = free.pop();
+        assert(buffer !== undefined, "a buffer is free once a send is done");
+        const n = await readFull(file, buffer.subarray(0, Math.min(buffer.length, end - at)));
+        if (n === 0) break;
+        // Uncompressed, unthrottled: the chunk is queued before this call returns, in order.
+        const sent = this.#sendChunk(asker, req, ctx, at, buffer.subarray(0, n))
+          .then(() => buffer);
+        sent.catch(() => {}); // awaited in order below
+        sending.push(sent);
+        at += n;
+      }
+      for (const sent of sending) await sent;
+    } finally {
+      // A buffer is free once its chunk is written (or failed): only then is it given back.
+      await Promise.allSettled(sending);
+      for (const b of buffers) asker.buffers.give(b);
+    }
+  }
+
+  async #sendChunk(
+    asker: Asker,
+    req: Extract<Request, { kind: "read" }>,
+    ctx: RequestContext,
+    at: number,
+    raw: Uint8Array,
+  ): Promise<void> {
+    // Compression runs in the pool: 1 MiB inline stalls the main thread 7–15 ms.
+    const c = req.compress
+      ? await this.#o.deltas.compressChunk(raw.slice(), { signal: ctx.signal })
+      : { data: raw, compressed: false };
+    if (req.batch) await asker.batch.take(c.data.length, { signal: ctx.signal });
+    await ctx.item({
+      kind: "chunk",
+      offset: at,
+      data: c.data,
+      compressed: c.compressed,
+      rawLength: raw.length,
+    });
   }
 
   async #rsync(req: Extract<Request, { kind: "rsync" }>, ctx: RequestContext): Promise<Reply> {
@@ -289,6 +352,11 @@ function unchanged(abs: string, e: IndexEntry): boolean {
 
 async function readAt(file: Deno.FsFile, into: Uint8Array, offset: number): Promise<number> {
   await file.seek(offset, Deno.SeekMode.Start);
+  return await readFull(file, into);
+}
+
+/** Reads from the current position until `into` is full or the file ends. */
+async function readFull(file: Deno.FsFile, into: Uint8Array): Promise<number> {
   let n = 0;
   while (n < into.length) {
     const r = await file.read(into.subarray(n));

@@ -2,7 +2,8 @@
  * Messages ↔ frames: the one place that reads and writes the generated Cap'n Proto code
  * (STYLE habit 9). A frame is `u32 length of the Cap'n Proto message | the message |
  * payload`, where the payload carries a chunk's bytes raw (capnp-es copies `Data` fields
- * at about 300 MB/s; a raw tail costs one memcpy).
+ * at about 300 MB/s); {@linkcode encodeParts} keeps the payload apart so the sender writes
+ * the chunk from its own buffer, and a decoded chunk is a view of the frame.
  *
  * Decoding trusts nothing: the capnp segment table is checked before capnp-es sees it
  * (capnp-es spends ~20 s on a garbage header that declares a billion segments — measured),
@@ -57,6 +58,23 @@ function malformed(why: string): never {
  * @returns the frame bytes
  */
 export function encode(m: Message): Uint8Array<ArrayBuffer> {
+  const [head, payload] = encodeParts(m);
+  if (payload.length === 0) return head;
+  const frame = new Uint8Array(head.length + payload.length);
+  frame.set(head);
+  frame.set(payload, head.length);
+  return frame;
+}
+
+/**
+ * Encodes a message as the two parts of its frame, so a chunk's bytes are written as they
+ * are instead of copied into the frame: the frame is `head` followed by `payload`.
+ *
+ * @param m the message
+ * @returns the length-prefixed Cap'n Proto message, and the payload (the chunk's bytes
+ *   themselves, or empty)
+ */
+export function encodeParts(m: Message): [Uint8Array<ArrayBuffer>, Uint8Array] {
   const msg = new capnp.Message();
   const e = msg.initRoot(S.Envelope);
   e.id = BigInt(m.id);
@@ -87,11 +105,10 @@ export function encode(m: Message): Uint8Array<ArrayBuffer> {
       unreachable(m);
   }
   const body = new Uint8Array(msg.toArrayBuffer());
-  const frame = new Uint8Array(4 + body.length + payload.length);
-  new DataView(frame.buffer).setUint32(0, body.length, true);
-  frame.set(body, 4);
-  frame.set(payload, 4 + body.length);
-  return frame;
+  const head = new Uint8Array(4 + body.length);
+  new DataView(head.buffer).setUint32(0, body.length, true);
+  head.set(body, 4);
+  return [head, payload];
 }
 
 function setData(init: (n: number) => capnp.Data, bytes: Uint8Array): void {
@@ -304,9 +321,11 @@ function arena(s: string): ArenaName {
 }
 
 function hashOrNull(d: capnp.Data | null, what: string): Hash | null {
-  if (d === null || d.length === 0) return null;
-  if (d.length !== 32) malformed(`${what} is ${d.length} bytes, not 32`);
-  return Hash.fromBytes(d.toUint8Array());
+  if (d === null) return null;
+  const bytes = d.toUint8Array(); // a view; each capnp-es accessor call walks the pointers
+  if (bytes.length === 0) return null;
+  if (bytes.length !== 32) malformed(`${what} is ${bytes.length} bytes, not 32`);
+  return Hash.fromBytes(bytes);
 }
 
 function hash(d: capnp.Data | null, what: string): Hash {
@@ -417,9 +436,10 @@ function readReply(r: S.Reply): Reply {
       return { kind: "hello", ...readHello(r.hello) };
     case S.Reply.ARENAS: {
       const list = r.arenas;
-      if (list.length > ARENAS_MAX) malformed(`${list.length} arenas`);
+      const count = list.length;
+      if (count > ARENAS_MAX) malformed(`${count} arenas`);
       const arenas: ArenaName[] = [];
-      for (let i = 0; i < list.length; i++) arenas.push(arena(list.get(i)));
+      for (let i = 0; i < count; i++) arenas.push(arena(list.get(i)));
       return { kind: "arenas", arenas };
     }
     case S.Reply.SUBSCRIBED: {
@@ -452,9 +472,10 @@ function readItem(it: S.Item, payload: Uint8Array): Item {
     case S.Item.BATCH: {
       const b = it.batch;
       const list = b.notifications;
-      if (list.length > BATCH_NOTIFICATIONS_MAX) malformed(`batch of ${list.length}`);
+      const count = list.length; // computed by capnp-es on every access
+      if (count > BATCH_NOTIFICATIONS_MAX) malformed(`batch of ${count}`);
       const notifications: WireNotification[] = [];
-      for (let i = 0; i < list.length; i++) notifications.push(readNotification(list.get(i)));
+      for (let i = 0; i < count; i++) notifications.push(readNotification(list.get(i)));
       return { kind: "batch", seq: int(b.seq, "seq"), notifications };
     }
     default:

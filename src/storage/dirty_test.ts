@@ -10,6 +10,7 @@ import {
   isDirty,
   lastDirtyCounter,
   markDirty,
+  markDirtyMany,
   waitForDirty,
 } from "./dirty.ts";
 
@@ -74,6 +75,28 @@ Deno.test("markDirty() keeps only the newest entry of a path", () => {
   f.mark("a", "b", "a");
   assert.deepEqual(f.log(), [[2, "b"], [3, "a"]]);
   assert.equal(f.db.read((tx) => dirtyCounter(tx, paths.parse("a"))), 3);
+});
+
+Deno.test("markDirtyMany() leaves the log markDirty() would, one path after the other", () => {
+  using one = Fixture.setup();
+  using many = Fixture.setup();
+  const before = ["a", "b", "c"];
+  const batch = ["x", "b", "y", "x", "z"];
+  one.mark(...before, ...batch);
+  many.mark(...before);
+  const last = many.db.write((tx) => markDirtyMany(tx, batch.map((n) => paths.parse(n))));
+  const dump = (f: Fixture) => f.db.read((tx) => dirtyAfter(tx, 0, 100));
+  assert.deepEqual(dump(many), dump(one));
+  assert.equal(last, 8);
+  assert.equal(many.db.read((tx) => lastDirtyCounter(tx)), 8);
+  assert.equal(many.db.write((tx) => markDirtyMany(tx, [])), 8, "nothing to mark");
+});
+
+Deno.test("markDirtyMany() wakes waitForDirty() after the commit", async () => {
+  using f = Fixture.setup();
+  const woken = waitForDirty(f.db, 0);
+  f.db.write((tx) => markDirtyMany(tx, [paths.parse("a"), paths.parse("b")]));
+  assert.equal(await woken, 2);
 });
 
 Deno.test("clearDirty() removes the entry it handled", () => {

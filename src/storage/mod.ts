@@ -51,6 +51,7 @@ export {
   isDirty,
   lastDirtyCounter,
   markDirty,
+  markDirtyMany,
   waitForDirty,
 } from "./dirty.ts";
 export {

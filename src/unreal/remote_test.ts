@@ -1,16 +1,20 @@
 import assert from "node:assert/strict";
-import { UnixTime } from "../types/mod.ts";
+import { type Path, type PeerName, UnixTime } from "../types/mod.ts";
 import { A, B, h, p, UnrealFixture } from "./_testing.ts";
 import {
+  applyNotification,
   catchupComplete,
   catchupStart,
   defaultVersion,
   peerAdded,
+  peerAddedMany,
   peerFiles,
   peerProgress,
   remoteDir,
+  type RemoteVersion,
   setPeerProgress,
 } from "./remote.ts";
+import { ensureNode } from "./tree.ts";
 
 function shown(f: UnrealFixture, path: string): string | null {
   const d = f.db.read((tx) => defaultVersion(tx, p(path)));
@@ -135,4 +139,76 @@ Deno.test("a peer's progress is kept per peer", () => {
   f.db.write((tx) => setPeerProgress(tx, A, "store1", 42));
   assert.deepEqual(f.db.read((tx) => peerProgress(tx, A)), { storeId: "store1", lastIndex: 42 });
   assert.equal(f.db.read((tx) => peerProgress(tx, B)), null);
+});
+
+/** Every table a batch of reports touches, in a stable order. */
+function dump(f: UnrealFixture): Record<string, unknown[]> {
+  const tables = {
+    unreal_default: "path",
+    unreal_peer_file: "path, peer",
+    unreal_dir: "path",
+    unreal_node: "ino",
+    dirty_log: "counter",
+    dirty_counter: "id",
+    inode_current: "id",
+  };
+  return f.db.read((tx) =>
+    Object.fromEntries(
+      Object.entries(tables).map((
+        [t, order],
+      ) => [t, tx.all(`SELECT * FROM ${t} ORDER BY ${order}`)]),
+    )
+  );
+}
+
+Deno.test("peerAddedMany() leaves the state peerAdded() leaves file by file", () => {
+  const file = (path: string, content: string | null, secs = 1000) => ({
+    path: p(path),
+    hash: content === null ? null : h(content),
+    size: content?.length ?? 7,
+    mtime: UnixTime.of(secs, secs % 7),
+  });
+  const before: [PeerName, ReturnType<typeof file>][] = [
+    [B, file("d/x", "x")], // another peer's default
+    [A, file("d/y", null)], // pending: gets its hash below
+    [A, file("e/z", "z", 900)], // the same version, reported with a new mtime
+    [A, file("same", "s")], // reported again unchanged
+  ];
+  const batch: ({ path: Path } & RemoteVersion)[] = [
+    file("a/b/c/new", "1", 3000),
+    file("a/b/new", "2", 1000),
+    file("a/b/new2", "3", 5000),
+    file("a/x", "4", 2000),
+    file("d/x", "x"),
+    file("d/y", "y"),
+    file("dup", "first"),
+    file("dup", "second"),
+    file("e/z", "z", 950),
+    file("local/f", "l"),
+    file("n/m/first", "5", 1000), // "n" gets the mtime of the entry that made "n/m"
+    file("n/m/newer", "6", 4000),
+    file("root", "r"),
+    file("same", "s"),
+  ];
+  const replaced: unknown[] = [];
+  const states = [false, true].map((batched) => {
+    const f = UnrealFixture.setup();
+    const alloc = f.arena.alloc;
+    f.db.write((tx) => {
+      for (const [peer, v] of before) {
+        applyNotification(tx, peer, { kind: "add", index: 0, ...v }, alloc);
+      }
+      ensureNode(tx, p("local/f"), alloc); // a local file's node: no remote default yet
+    });
+    f.db.write((tx) => {
+      if (batched) replaced.push(...peerAddedMany(tx, A, batch, alloc));
+      else for (const v of batch) peerAdded(tx, A, v, alloc);
+    });
+    const state = dump(f);
+    f[Symbol.dispose]();
+    return state;
+  });
+  assert.deepEqual(states[1], states[0]);
+  assert.deepEqual(replaced, [{ path: p("e/z"), before: h("z") }]);
+  assert.ok((states[0]!.dirty_log?.length ?? 0) > batch.length - 4, "the batch marked paths dirty");
 });

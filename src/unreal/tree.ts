@@ -58,6 +58,9 @@ export const UNREAL_SCHEMA: Schema = {
        store_id TEXT NOT NULL,
        last_index INTEGER NOT NULL
      ) WITHOUT ROWID;`,
+    // Every lookup by hash also gives the path (the primary key's prefix); the index only
+    // cost a random-page write per entry (a third of a catch-up's commit time, measured).
+    `DROP INDEX unreal_peer_file_hash;`,
   ],
 };
 

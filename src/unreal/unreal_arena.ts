@@ -25,7 +25,7 @@ import {
   catchupComplete,
   catchupStart,
   defaultVersion,
-  peerAdded,
+  peerAddedMany,
   type RemoteVersion,
   setPeerProgress,
 } from "./remote.ts";
@@ -123,18 +123,15 @@ export class UnrealArena {
   }
 
   /**
-   * A batch of files a peer reported during a catch-up.
+   * A batch of files a peer reported during a catch-up (as `peerAdded` for each, in a few
+   * statements per file).
    *
    * @param peer the peer
    * @param files its files and their versions
    */
   catchupFiles(peer: PeerName, files: readonly ({ path: Path } & RemoteVersion)[]): void {
     this.#write((tx, release) => {
-      for (const f of files) {
-        const before = defaultVersion(tx, f.path)?.hash ?? null;
-        peerAdded(tx, peer, f, this.alloc);
-        release(f.path, before);
-      }
+      for (const r of peerAddedMany(tx, peer, files, this.alloc)) release(r.path, r.before);
     });
   }
 
