@@ -27,6 +27,7 @@ export const XATTR = {
   status: "user.realize.status",
   version: "user.realize.version",
 } as const;
+const XATTR_PREFIX = "user.realize.";
 
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
@@ -333,6 +334,9 @@ export class RealizeFs implements FuseHandlers {
   }
 
   getxattr(r: FuseReply, ino: number, name: string, size: number): void {
+    // `ls -l` asks every file for security.selinux and system.posix_acl_access: answer
+    // at once, without the database (or an Error's stack trace).
+    if (!name.startsWith(XATTR_PREFIX)) return r.err(ERRNO.ENODATA);
     this.#run(r, `getxattr ${ino} ${name}`, () => {
       const value = this.#xattr(ino, name);
       if (value === null) throw new FsError(ERRNO.ENODATA, `no ${name}`);
