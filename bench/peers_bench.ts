@@ -35,7 +35,13 @@ const SAMPLES = 20;
 const THROTTLE_RATE = 2_000_000; // bytes per second, seed #compress
 const THROTTLE_BYTES = 8 * MiB;
 /** Reads in flight × MiB per read request. */
-const SHAPES: readonly (readonly [number, number])[] = [[1, 16], [2, 16], [4, 4], [4, 16], [8, 8]];
+/** Requests in flight × MiB each; `REALIZE_BENCH_PEERS_SHAPES=8x1,2x8` for others. */
+const SHAPES: readonly (readonly [number, number])[] =
+  Deno.env.get("REALIZE_BENCH_PEERS_SHAPES")?.split(",").map((s) => {
+    const [n, mib] = s.split("x").map(Number);
+    if (!(n! >= 1 && mib! > 0)) throw new Error(`bad shape "${s}": want NxMIB, e.g. 8x1`);
+    return [n!, mib!] as const;
+  }) ?? [[1, 16], [2, 16], [4, 4], [4, 16], [8, 8]];
 const WAIT_MS = 60_000;
 const CHILD_EXIT_MS = 30_000;
 const CHILD = new URL("./peers_child.ts", import.meta.url).pathname;

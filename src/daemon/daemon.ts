@@ -129,6 +129,8 @@ export class Daemon {
       globalDb: this.globalDb!,
       workdir: a.workdir,
       diskUsage: a.diskUsage,
+      // Verifying a downloaded blob reads all of it: in the pool, never on this thread.
+      hashFile: (path, options) => this.#hashes!.hashFile(path, options),
     });
     // Never index our own files when they sit inside a datadir.
     const db0 = config.cache.db;

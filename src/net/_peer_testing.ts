@@ -87,6 +87,7 @@ export class TestPeer {
       globalDb: this.globalDb,
       workdir: `${this.dir}/work`,
       diskUsage: null,
+      hashFile: (path, options) => this.pool.hashFile(path, options), // as the daemon does
     });
     if (this.datadir !== null) {
       this.real = new RealArena({
