@@ -1,9 +1,14 @@
 /**
  * A libfuse3 low-level session driven from JavaScript (deno-systems.md §1a):
  *
- * - `fuse_session_loop` runs off the JS thread (a `nonblocking` FFI call);
- * - each operation is a `threadSafe` callback: it copies its arguments (pointers are
- *   valid only during the call), hands them to a handler and returns at once;
+ * - the request loop is ours, on the JS thread: the device is non-blocking; requests are
+ *   read (`fuse_session_receive_buf`) and dispatched (`fuse_session_process_buf`, which
+ *   calls the operation's callback before it returns) while they keep coming, and only
+ *   when none has come for a moment does the loop wait in `poll` off the thread. A
+ *   `threadSafe` callback per request (libfuse's own loop on another thread) cost two
+ *   thread hand-offs per request: about 100 µs, most of a lookup;
+ * - each operation's callback copies its arguments (pointers are valid only during the
+ *   call), hands them to a handler and returns;
  * - the handler replies later, exactly once, through a {@linkcode FuseReply} (a second
  *   reply is a bug; see `FuseReply`);
  * - unmounting follows the order that never leaves a client hanging: exit, umount2,
@@ -14,7 +19,7 @@
  * @module
  */
 
-import { cString, ErrnoError, lastErrno } from "../libc/library.ts";
+import { cString, ErrnoError, lastErrno, libc } from "../libc/library.ts";
 import { MNT, umount } from "../libc/mount.ts";
 import { writeField } from "../libc/structs.ts";
 import { fuse3 } from "./library.ts";
@@ -23,6 +28,7 @@ import {
   FILE_INFO,
   FILE_INFO_BITS,
   FUSE_ARGS,
+  FUSE_BUF,
   LOWLEVEL_OPS,
   STAT,
 } from "./structs.ts";
@@ -33,6 +39,22 @@ const EINVAL = 22;
 const NAME_MAX = 4096;
 const O_ACCMODE = 3;
 const O_TRUNC = 0o1000;
+const O_NONBLOCK = 0o4000;
+const F_GETFL = 3;
+const F_SETFL = 4;
+const EINTR = 4;
+const EAGAIN = 11;
+const POLLIN = 1;
+/**
+ * How long the loop keeps reading after the last request before it waits in `poll`: a
+ * program making calls one after another (`ls -l`, `find`) sends its next request within
+ * microseconds, and catching it here saves a thread hand-off.
+ */
+const SPIN_MS = 0.05;
+/** Most time spent serving without a turn of the event loop (async replies, messages). */
+const BURST_MS = 5;
+/** How often an idle loop looks whether the session was told to exit. */
+const IDLE_POLL_MS = 500;
 
 /** A timestamp. */
 export interface Timespec {
@@ -294,8 +316,14 @@ function fileInfo(p: Deno.PointerValue): { flags: number; fh: number } {
 /** A mounted FUSE filesystem. */
 export class FuseSession {
   readonly mountpoint: string;
-  /** Settles with `fuse_session_loop`'s result when the loop ends. */
+  /** Settles when the request loop ends: 0, or a negative errno from reading the device. */
   readonly done: Promise<number>;
+  /**
+   * Settles once the kernel's INIT request has been answered: from then on the mount
+   * serves requests, and settings the reply would overwrite (the device's read-ahead)
+   * can be made. Rejects if the loop ends first.
+   */
+  readonly initialized: Promise<void>;
   #se: Deno.PointerValue;
   readonly #callbacks: Cb[];
   readonly #keep: Uint8Array[];
@@ -308,12 +336,60 @@ export class FuseSession {
     se: Deno.PointerValue,
     callbacks: Cb[],
     keep: Uint8Array[],
+    init: Promise<void>,
   ) {
     this.mountpoint = mountpoint;
     this.#se = se;
     this.#callbacks = callbacks;
     this.#keep = keep;
-    this.done = fuse3().fuse_session_loop(se);
+    this.done = this.#serve(se);
+    this.initialized = Promise.race([
+      init,
+      this.done.then((code) => {
+        throw new Error(`the FUSE session on "${mountpoint}" ended before INIT (${code})`);
+      }),
+    ]);
+    this.initialized.catch(() => {}); // callers that never wait must not see it unhandled
+  }
+
+  /** The request loop (see the module's description); settles with 0, or a -errno. */
+  async #serve(se: Deno.PointerValue): Promise<number> {
+    const fd = fuse3().fuse_session_fd(se);
+    libc().fcntl(fd, F_SETFL, libc().fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
+    const buf = new Uint8Array(FUSE_BUF.size); // zeroed: libfuse allocates `mem`
+    const pollfd = new Uint8Array(8); // struct pollfd { int fd; short events, revents; }
+    new DataView(pollfd.buffer).setInt32(0, fd, true);
+    new DataView(pollfd.buffer).setInt16(4, POLLIN, true);
+    let waitMs = 0;
+    try {
+      for (;;) {
+        // A turn of the event loop: replies and messages that came meanwhile go first.
+        await libc().poll(pollfd, 1n, waitMs);
+        if (fuse3().fuse_session_exited(se) !== 0) return 0;
+        const started = performance.now();
+        let last = started;
+        waitMs = IDLE_POLL_MS;
+        for (;;) {
+          const n = fuse3().fuse_session_receive_buf(se, buf);
+          const now = performance.now();
+          if (n > 0) {
+            fuse3().fuse_session_process_buf(se, buf);
+            last = now;
+          } else if (n === 0 || fuse3().fuse_session_exited(se) !== 0) {
+            return 0; // unmounted (ENODEV) or told to exit
+          } else if (n !== -EAGAIN && n !== -EINTR) {
+            return n;
+          } else if (now - last >= SPIN_MS) break;
+          if (now - started >= BURST_MS) {
+            waitMs = 0; // still busy: take a turn of the event loop, then carry on
+            break;
+          }
+        }
+      }
+    } finally {
+      const mem = new DataView(buf.buffer).getBigUint64(FUSE_BUF.fields.mem[0], true);
+      if (mem !== 0n) libc().free(Deno.UnsafePointer.create(mem));
+    }
   }
 
   /** Requests not answered yet. */
@@ -337,7 +413,8 @@ export class FuseSession {
       if (s !== null) s.#pending++;
       return new FuseReply(req, () => s === null ? undefined : s.#answered());
     };
-    const { ops, callbacks } = makeOps(handlers, reply);
+    const init = Promise.withResolvers<void>();
+    const { ops, callbacks } = makeOps(handlers, reply, init.resolve);
     const opts = `fsname=${options.fsname},subtype=realize,default_permissions` +
       (options.allowOther === true ? ",allow_other" : "");
     const argv = ["realize", "-o", opts].map(cString);
@@ -370,7 +447,7 @@ export class FuseSession {
       args,
       ...argv,
       new Uint8Array(argvPtrs.buffer),
-    ]);
+    ], init.promise);
     holder.session = session;
     return session;
   }
@@ -447,6 +524,7 @@ export class FuseSession {
 function makeOps(
   h: FuseHandlers,
   reply: (req: Deno.PointerValue) => FuseReply,
+  initialized: () => void,
 ): { ops: Uint8Array; callbacks: Cb[] } {
   const ops = new Uint8Array(LOWLEVEL_OPS.size);
   const view = new DataView(ops.buffer);
@@ -459,7 +537,8 @@ function makeOps(
     def: Deno.UnsafeCallbackDefinition,
     fn: Fn,
   ) => {
-    const cb = Deno.UnsafeCallback.threadSafe(def, fn as Deno.UnsafeCallbackFunction);
+    // Called on this thread, from `fuse_session_process_buf` in the request loop.
+    const cb = new Deno.UnsafeCallback(def, fn as Deno.UnsafeCallbackFunction);
     callbacks.push(cb as unknown as Cb);
     view.setBigUint64(
       LOWLEVEL_OPS.fields[name][0],
@@ -479,6 +558,8 @@ function makeOps(
   const erofs = (req: Deno.PointerValue) => reply(req).err(EROFS);
   const p = "pointer" as const;
   const u64 = "u64" as const;
+  // libfuse calls it while answering INIT; the reply is sent before the loop yields.
+  slot("init", { parameters: [p, p], result: "void" }, () => initialized());
   slot("lookup", { parameters: [p, u64, p], result: "void" }, (req, parent, name) => {
     const r = reply(req);
     const n = readName(name);

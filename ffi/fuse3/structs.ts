@@ -117,9 +117,22 @@ export const FORGET_DATA = {
   fields: { ino: [0, "u64"], nlookup: [8, "u64"] },
 } as const satisfies StructLayout;
 
+/** `struct fuse_buf { size_t size; enum fuse_buf_flags flags; void *mem; int fd; off_t pos; }`. */
+export const FUSE_BUF = {
+  size: 40,
+  fields: {
+    size: [0, "u64"],
+    flags: [8, "u32"],
+    mem: [16, "u64"],
+    fd: [24, "i32"],
+    pos: [32, "i64"],
+  },
+} as const satisfies StructLayout;
+
 checkLayout("struct stat", STAT);
 checkLayout("struct fuse_entry_param", ENTRY_PARAM);
 checkLayout("struct fuse_file_info", FILE_INFO);
 checkLayout("struct fuse_args", FUSE_ARGS);
 checkLayout("struct fuse_lowlevel_ops", LOWLEVEL_OPS);
 checkLayout("struct fuse_forget_data", FORGET_DATA);
+checkLayout("struct fuse_buf", FUSE_BUF);

@@ -1,6 +1,14 @@
 // The layout tables against the C compiler's view of the libfuse3 headers (when installed).
 import assert from "node:assert/strict";
-import { ENTRY_PARAM, FILE_INFO, FORGET_DATA, FUSE_ARGS, LOWLEVEL_OPS, STAT } from "./structs.ts";
+import {
+  ENTRY_PARAM,
+  FILE_INFO,
+  FORGET_DATA,
+  FUSE_ARGS,
+  FUSE_BUF,
+  LOWLEVEL_OPS,
+  STAT,
+} from "./structs.ts";
 
 const HEADERS = (() => {
   try {
@@ -31,6 +39,7 @@ function probeSource(): string {
     ["struct fuse_args", FUSE_ARGS],
     ["struct fuse_lowlevel_ops", LOWLEVEL_OPS],
     ["struct fuse_forget_data", FORGET_DATA],
+    ["struct fuse_buf", FUSE_BUF],
   ];
   const lines: string[] = [];
   for (const [struct, layout] of tables) {
@@ -76,6 +85,7 @@ Deno.test({
         "struct fuse_args": FUSE_ARGS,
         "struct fuse_lowlevel_ops": LOWLEVEL_OPS,
         "struct fuse_forget_data": FORGET_DATA,
+        "struct fuse_buf": FUSE_BUF,
       };
       for (const line of out.trim().split("\n")) {
         const [struct, field, value] = line.split("|");

@@ -11,8 +11,16 @@ export const FUSE3_SYMBOLS = {
   fuse_session_new: { parameters: ["buffer", "buffer", "usize", "pointer"], result: "pointer" },
   // int fuse_session_mount(struct fuse_session *se, const char *mountpoint);
   fuse_session_mount: { parameters: ["pointer", "buffer"], result: "i32" },
-  // int fuse_session_loop(struct fuse_session *se);   Blocks: runs off the JS thread.
-  fuse_session_loop: { parameters: ["pointer"], result: "i32", nonblocking: true },
+  // int fuse_session_fd(struct fuse_session *se);
+  fuse_session_fd: { parameters: ["pointer"], result: "i32" },
+  // int fuse_session_exited(struct fuse_session *se);
+  fuse_session_exited: { parameters: ["pointer"], result: "i32" },
+  // int fuse_session_receive_buf(struct fuse_session *se, struct fuse_buf *buf);
+  //   Reads one request (mallocs buf->mem the first time); -EAGAIN on a non-blocking fd.
+  fuse_session_receive_buf: { parameters: ["pointer", "buffer"], result: "i32" },
+  // void fuse_session_process_buf(struct fuse_session *se, const struct fuse_buf *buf);
+  //   Calls the operation's callback on this thread, before it returns.
+  fuse_session_process_buf: { parameters: ["pointer", "buffer"], result: "void" },
   // void fuse_session_exit(struct fuse_session *se);
   fuse_session_exit: { parameters: ["pointer"], result: "void" },
   // void fuse_session_unmount(struct fuse_session *se);

@@ -46,6 +46,10 @@ export const LIBC_SYMBOLS = {
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   // ssize_t write(int fd, const void *buf, size_t count);
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  // int fcntl(int fd, int cmd, ... /* int arg */);   (F_GETFL 3, F_SETFL 4)
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  // void free(void *ptr);
+  free: { parameters: ["pointer"], result: "void" },
   // int poll(struct pollfd *fds, nfds_t nfds, int timeout);   Blocks: runs off the JS thread.
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
   // int mount(const char *source, const char *target, const char *filesystemtype,

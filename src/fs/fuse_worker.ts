@@ -151,8 +151,11 @@ scope.onmessage = async (e: MessageEvent<WorkerIn>) => {
     case "start":
       try {
         start(m.config);
+        await session?.initialized;
         post({ type: "mounted" });
       } catch (error) {
+        await session?.unmount().catch(() => {});
+        session = null;
         for (const c of cachedReads.splice(0)) c.close();
         for (const db of databases.splice(0)) db.close();
         post({ type: "error", message: describeError(error) });
