@@ -2,7 +2,7 @@
 // rsync and local effects. The same code runs over TLS in tests/peers_test.ts.
 // deno-lint-ignore-file no-sync-fn-in-async-fn
 import assert from "node:assert/strict";
-import { getFile, historyAfter } from "../real/mod.ts";
+import { getFile, historyAfter, trimHistory } from "../real/mod.ts";
 import { Hash, paths } from "../types/mod.ts";
 import { defaultVersion, peerFiles } from "../unreal/mod.ts";
 import { DOCS, TestPeer, until } from "./_peer_testing.ts";
@@ -52,6 +52,99 @@ Deno.test("a reconnecting peer resumes where it stopped, without a catch-up", as
   try {
     await until(() => shown(b, "two") === h("2").toString(), "resume");
     assert.ok(b.applied.every((x) => !x.catchup), "resumed from the saved position");
+  } finally {
+    await second.close();
+  }
+});
+
+Deno.test("a peer whose position was trimmed away gets a full catch-up; removals show", async () => {
+  await using a = await TestPeer.start("a", { files: { "keep": "k", "gone": "g" } });
+  await using b = await TestPeer.start("b", { local: false });
+  await a.settled();
+  const first = await b.connect(a);
+  await until(() => shown(b, "gone") === h("g").toString(), "first sync");
+  await first.close();
+  // A long disconnection: a changes on, and trims b's part of the history away.
+  Deno.removeSync(`${a.datadir}/gone`);
+  a.write("later", "l");
+  await until(
+    () =>
+      a.db.read((tx) =>
+        getFile(tx, p("gone")) === null && (getFile(tx, p("later"))?.hash ?? null) !== null
+      ),
+    "a indexed the changes",
+  );
+  const trimmed = a.db.write((tx) =>
+    trimHistory(tx, [b.name], { maxEntries: 0, maxAgeMs: 3_600_000 })
+  );
+  assert.deepEqual(trimmed.lagging, [b.name]);
+  assert.ok(trimmed.deleted > 0, "entries were trimmed");
+  b.applied.length = 0;
+  const second = await b.connect(a);
+  try {
+    await until(() => shown(b, "later") === h("l").toString(), "catch-up adds");
+    await until(() => shown(b, "gone") === null, "catch-up removes");
+    assert.equal(shown(b, "keep"), h("k").toString());
+    assert.ok(b.applied.some((x) => x.catchup), "a full catch-up, not a replay");
+  } finally {
+    await second.close();
+  }
+});
+
+Deno.test("a peer restarting with a new database is caught up in full", async () => {
+  await using a = await TestPeer.start("a", { files: { "keep": "k", "gone": "g" } });
+  await using b = await TestPeer.start("b", { local: false });
+  await a.settled();
+  const first = await b.connect(a);
+  await until(() => shown(b, "gone") === h("g").toString(), "first sync");
+  await first.close();
+  // a loses its database (a new store id, history from 1) and a file while it is down.
+  await a.close();
+  for (const f of Deno.readDirSync(`${a.dir}/work`)) {
+    if (f.name.startsWith("arena.db")) Deno.removeSync(`${a.dir}/work/${f.name}`);
+  }
+  Deno.removeSync(`${a.datadir}/gone`);
+  await a.open();
+  await a.settled();
+  b.applied.length = 0;
+  const second = await b.connect(a);
+  try {
+    await until(() => b.applied.some((x) => x.catchup), "a full catch-up");
+    await until(() => shown(b, "gone") === null, "the lost file is removed");
+    assert.equal(shown(b, "keep"), h("k").toString());
+  } finally {
+    await second.close();
+  }
+});
+
+Deno.test("a connection cut mid-read fails the read at once; a new one reads it all", async () => {
+  const text = varied(3 << 20, 11); // three chunks
+  await using a = await TestPeer.start("a", { files: { "big.txt": text } });
+  await using b = await TestPeer.start("b", { local: false });
+  await a.settled();
+  const first = await b.connect(a);
+  await until(() => shown(b, "big.txt") === h(text).toString(), "announced");
+  const target = { arena: DOCS, path: p("big.txt"), hash: h(text) };
+  const range = { offset: 0, length: text.length };
+  const got = new Uint8Array(text.length);
+  let received = 0;
+  const cut = first.mine.read(target, range, async (offset, bytes) => {
+    got.set(bytes, offset);
+    received += bytes.length;
+    if (received === bytes.length) await first.close(); // after the first piece
+  });
+  await assert.rejects(cut);
+  assert.ok(received < text.length, `the read stopped (${received} bytes)`);
+  const source = new TextEncoder().encode(text);
+  assert.deepEqual(got.subarray(0, received), source.subarray(0, received));
+  const second = await b.connect(a);
+  try {
+    const again = await readCopying(
+      (onChunk) => second.mine.read(target, range, onChunk),
+      0,
+      text.length,
+    );
+    assert.equal(again.text, text);
   } finally {
     await second.close();
   }
