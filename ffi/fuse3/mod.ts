@@ -15,6 +15,7 @@ export {
   FuseSession,
   type MountOptions,
   type OpenOut,
+  READ_BYTES_MAX,
   type StatfsOut,
   type Timespec,
 } from "./session.ts";

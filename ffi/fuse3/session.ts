@@ -20,15 +20,18 @@
  */
 
 import { cString, ErrnoError, lastErrno, libc } from "../libc/library.ts";
+import type { Pipe } from "../libc/pipe.ts";
 import { MNT, umount } from "../libc/mount.ts";
 import { writeField } from "../libc/structs.ts";
 import { fuse3 } from "./library.ts";
 import {
+  CONN_INFO,
   ENTRY_PARAM,
   FILE_INFO,
   FILE_INFO_BITS,
   FUSE_ARGS,
   FUSE_BUF,
+  FUSE_BUFVEC,
   LOWLEVEL_OPS,
   STAT,
 } from "./structs.ts";
@@ -45,6 +48,15 @@ const F_SETFL = 4;
 const EINTR = 4;
 const EAGAIN = 11;
 const POLLIN = 1;
+/**
+ * The largest read request: 512 KiB, not the 1 MiB libfuse allows, because a reply must
+ * fit in a pipe (1 MiB at most without CAP_SYS_RESOURCE, with room for its header) to be
+ * spliced rather than copied.
+ */
+export const READ_BYTES_MAX = 512 * 1024;
+const FUSE_CAP_SPLICE_WRITE = 1 << 7;
+const FUSE_CAP_SPLICE_MOVE = 1 << 8;
+const FUSE_BUF_IS_FD = 1 << 1;
 /**
  * How long the loop keeps reading after the last request before it waits in `poll`: a
  * program making calls one after another (`ls -l`, `find`) sends its next request within
@@ -188,6 +200,32 @@ export class FuseReply {
     fuse3().fuse_reply_buf(this.#take(), bytes as Uint8Array<ArrayBuffer>, BigInt(bytes.length));
   }
 
+  /**
+   * Replies with the `length` bytes waiting in `pipe` (a read): libfuse splices them into
+   * the device when the kernel allows it, else reads them. Whatever is left in the pipe
+   * afterwards (the request was interrupted) is thrown away.
+   *
+   * @param pipe holds exactly the reply's bytes
+   * @param length how many
+   */
+  pipe(pipe: Pipe, length: number): void {
+    const view = new DataView(BUFVEC.buffer);
+    writeField(view, FUSE_BUFVEC.fields.count, 1);
+    writeField(view, FUSE_BUFVEC.fields.idx, 0);
+    writeField(view, FUSE_BUFVEC.fields.off, 0);
+    const buf = FUSE_BUFVEC.fields.buf[0];
+    view.setBigUint64(buf + FUSE_BUF.fields.size[0], BigInt(length), true);
+    view.setUint32(buf + FUSE_BUF.fields.flags[0], FUSE_BUF_IS_FD, true);
+    view.setBigUint64(buf + FUSE_BUF.fields.mem[0], 0n, true);
+    view.setInt32(buf + FUSE_BUF.fields.fd[0], pipe.readDescriptor, true);
+    view.setBigInt64(buf + FUSE_BUF.fields.pos[0], 0n, true);
+    try {
+      fuse3().fuse_reply_data(this.#take(), BUFVEC, 0);
+    } finally {
+      pipe.drain();
+    }
+  }
+
   /** @param size the size of an xattr value or list (answer to a size probe) */
   xattrSize(size: number): void {
     fuse3().fuse_reply_xattr(this.#take(), BigInt(size));
@@ -313,6 +351,9 @@ function fileInfo(p: Deno.PointerValue): { flags: number; fh: number } {
   };
 }
 
+/** The one `struct fuse_bufvec` of pipe replies (they are made one at a time, on this thread). */
+const BUFVEC = new Uint8Array(FUSE_BUFVEC.size);
+
 /** A mounted FUSE filesystem. */
 export class FuseSession {
   readonly mountpoint: string;
@@ -415,7 +456,8 @@ export class FuseSession {
     };
     const init = Promise.withResolvers<void>();
     const { ops, callbacks } = makeOps(handlers, reply, init.resolve);
-    const opts = `fsname=${options.fsname},subtype=realize,default_permissions` +
+    const opts =
+      `fsname=${options.fsname},subtype=realize,default_permissions,max_read=${READ_BYTES_MAX}` +
       (options.allowOther === true ? ",allow_other" : "");
     const argv = ["realize", "-o", opts].map(cString);
     const argvPtrs = new BigUint64Array(argv.length + 1);
@@ -559,7 +601,19 @@ function makeOps(
   const p = "pointer" as const;
   const u64 = "u64" as const;
   // libfuse calls it while answering INIT; the reply is sent before the loop yields.
-  slot("init", { parameters: [p, p], result: "void" }, () => initialized());
+  slot("init", { parameters: [p, p], result: "void" }, (_userdata, conn) => {
+    if (conn !== null) {
+      // Replies from a pipe (`FuseReply.pipe`) are spliced into the device, not copied.
+      const info = new Deno.UnsafePointerView(conn);
+      const capable = info.getUint32(CONN_INFO.fields.capable[0]);
+      const want = info.getUint32(CONN_INFO.fields.want[0]) |
+        (capable & (FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE));
+      const out = new DataView(Deno.UnsafePointerView.getArrayBuffer(conn, CONN_INFO.size));
+      out.setUint32(CONN_INFO.fields.want[0], want, true);
+      out.setUint32(CONN_INFO.fields.max_read[0], READ_BYTES_MAX, true); // as mounted
+    }
+    initialized();
+  });
   slot("lookup", { parameters: [p, u64, p], result: "void" }, (req, parent, name) => {
     const r = reply(req);
     const n = readName(name);

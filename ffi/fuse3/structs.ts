@@ -129,6 +129,32 @@ export const FUSE_BUF = {
   },
 } as const satisfies StructLayout;
 
+/** `struct fuse_bufvec { size_t count, idx, off; struct fuse_buf buf[1]; }`. */
+export const FUSE_BUFVEC = {
+  size: 64,
+  fields: {
+    count: [0, "u64"],
+    idx: [8, "u64"],
+    off: [16, "u64"],
+    buf: [24, "u64"], // the first `struct fuse_buf` (FUSE_BUF)
+  },
+} as const satisfies StructLayout;
+
+/** `struct fuse_conn_info`: the fields realize reads or sets in `init`. */
+export const CONN_INFO = {
+  size: 128,
+  fields: {
+    proto_major: [0, "u32"],
+    proto_minor: [4, "u32"],
+    max_write: [8, "u32"],
+    max_read: [12, "u32"],
+    max_readahead: [16, "u32"],
+    capable: [20, "u32"],
+    want: [24, "u32"],
+    max_background: [28, "u32"],
+  },
+} as const satisfies StructLayout;
+
 checkLayout("struct stat", STAT);
 checkLayout("struct fuse_entry_param", ENTRY_PARAM);
 checkLayout("struct fuse_file_info", FILE_INFO);
@@ -136,3 +162,5 @@ checkLayout("struct fuse_args", FUSE_ARGS);
 checkLayout("struct fuse_lowlevel_ops", LOWLEVEL_OPS);
 checkLayout("struct fuse_forget_data", FORGET_DATA);
 checkLayout("struct fuse_buf", FUSE_BUF);
+checkLayout("struct fuse_bufvec", FUSE_BUFVEC);
+checkLayout("struct fuse_conn_info", CONN_INFO);

@@ -1,11 +1,13 @@
 // The layout tables against the C compiler's view of the libfuse3 headers (when installed).
 import assert from "node:assert/strict";
 import {
+  CONN_INFO,
   ENTRY_PARAM,
   FILE_INFO,
   FORGET_DATA,
   FUSE_ARGS,
   FUSE_BUF,
+  FUSE_BUFVEC,
   LOWLEVEL_OPS,
   STAT,
 } from "./structs.ts";
@@ -31,18 +33,23 @@ const MEMBERS: Record<string, string | null> = {
   bits: null,
 };
 
+/** Every layout table, by its C type. */
+const TABLES: Record<string, { size: number; fields: Record<string, readonly [number, string]> }> =
+  {
+    "struct stat": STAT,
+    "struct fuse_entry_param": ENTRY_PARAM,
+    "struct fuse_file_info": FILE_INFO,
+    "struct fuse_args": FUSE_ARGS,
+    "struct fuse_lowlevel_ops": LOWLEVEL_OPS,
+    "struct fuse_forget_data": FORGET_DATA,
+    "struct fuse_buf": FUSE_BUF,
+    "struct fuse_bufvec": FUSE_BUFVEC,
+    "struct fuse_conn_info": CONN_INFO,
+  };
+
 function probeSource(): string {
-  const tables: [string, { size: number; fields: Record<string, readonly [number, string]> }][] = [
-    ["struct stat", STAT],
-    ["struct fuse_entry_param", ENTRY_PARAM],
-    ["struct fuse_file_info", FILE_INFO],
-    ["struct fuse_args", FUSE_ARGS],
-    ["struct fuse_lowlevel_ops", LOWLEVEL_OPS],
-    ["struct fuse_forget_data", FORGET_DATA],
-    ["struct fuse_buf", FUSE_BUF],
-  ];
   const lines: string[] = [];
-  for (const [struct, layout] of tables) {
+  for (const [struct, layout] of Object.entries(TABLES)) {
     lines.push(`  printf("${struct}|sizeof|%zu\\n", sizeof(${struct}));`);
     for (const field of Object.keys(layout.fields)) {
       const m = field in MEMBERS ? MEMBERS[field] : field;
@@ -75,21 +82,9 @@ Deno.test({
       }).outputSync();
       assert.ok(cc.success, new TextDecoder().decode(cc.stderr));
       const out = new TextDecoder().decode(new Deno.Command(`${dir}/probe`).outputSync().stdout);
-      const tables: Record<
-        string,
-        { size: number; fields: Record<string, readonly [number, string]> }
-      > = {
-        "struct stat": STAT,
-        "struct fuse_entry_param": ENTRY_PARAM,
-        "struct fuse_file_info": FILE_INFO,
-        "struct fuse_args": FUSE_ARGS,
-        "struct fuse_lowlevel_ops": LOWLEVEL_OPS,
-        "struct fuse_forget_data": FORGET_DATA,
-        "struct fuse_buf": FUSE_BUF,
-      };
       for (const line of out.trim().split("\n")) {
         const [struct, field, value] = line.split("|");
-        const layout = tables[struct!]!;
+        const layout = TABLES[struct!]!;
         const want = field === "sizeof" ? layout.size : layout.fields[field!]![0];
         assert.equal(Number(value), want, `${struct}.${field}`);
       }

@@ -37,6 +37,9 @@ export const FUSE3_SYMBOLS = {
   fuse_reply_attr: { parameters: ["pointer", "buffer", "f64"], result: "i32" },
   // int fuse_reply_open(fuse_req_t req, const struct fuse_file_info *fi);
   fuse_reply_open: { parameters: ["pointer", "buffer"], result: "i32" },
+  // int fuse_reply_data(fuse_req_t req, struct fuse_bufvec *bufv,
+  //                     enum fuse_buf_copy_flags flags);
+  fuse_reply_data: { parameters: ["pointer", "buffer", "i32"], result: "i32" },
   // int fuse_reply_buf(fuse_req_t req, const char *buf, size_t size);
   fuse_reply_buf: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
   // int fuse_reply_xattr(fuse_req_t req, size_t count);

@@ -13,3 +13,5 @@ export { DATA_EXTENTS_MAX, dataExtents, type Extent, punchHole } from "./sparse.
 export { type FsSpace, statvfs } from "./statvfs.ts";
 export { IN, Inotify, type InotifyEvent, WatchLimitReached } from "./inotify.ts";
 export { MNT, mount, mountDevice, mountedAt, umount } from "./mount.ts";
+export { Pipe } from "./pipe.ts";
+export { ReadOnlyFile } from "./read_only_file.ts";

@@ -10,6 +10,10 @@ export const LIBC_SYMBOLS = {
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
   // int close(int fd);
   close: { parameters: ["i32"], result: "i32" },
+  // The same, off the JS thread: the last close of a deleted file frees its blocks.
+  close_nonblocking: { name: "close", parameters: ["i32"], result: "i32", nonblocking: true },
+  // ssize_t pread(int fd, void *buf, size_t count, off_t offset);
+  pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
   // int flock(int fd, int operation);
   flock: { parameters: ["i32", "i32"], result: "i32" },
   // ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset);
@@ -46,7 +50,12 @@ export const LIBC_SYMBOLS = {
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   // ssize_t write(int fd, const void *buf, size_t count);
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  // int fcntl(int fd, int cmd, ... /* int arg */);   (F_GETFL 3, F_SETFL 4)
+  // int pipe2(int pipefd[2], int flags);
+  pipe2: { parameters: ["buffer", "i32"], result: "i32" },
+  // ssize_t splice(int fd_in, off64_t *off_in, int fd_out, off64_t *off_out, size_t len,
+  //                unsigned int flags);
+  splice: { parameters: ["i32", "buffer", "i32", "buffer", "usize", "u32"], result: "isize" },
+  // int fcntl(int fd, int cmd, ... /* int arg */);   (F_GETFL 3, F_SETFL 4, F_SETPIPE_SZ 1031)
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   // void free(void *ptr);
   free: { parameters: ["pointer"], result: "void" },

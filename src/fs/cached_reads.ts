@@ -13,9 +13,15 @@
  * stays open here is noticed as a change of its ranges; the file is then opened again if
  * it is not the same inode any more.
  *
+ * Most reads skip both queries and the inode check: SQLite's `data_version` changes
+ * whenever another connection commits, and a blob's ranges or its file can only change
+ * through a commit. When it is the same as when a file's ranges were last read (before
+ * the read, and again after it), nothing was forgotten or punched meanwhile.
+ *
  * @module
  */
 
+import { type Pipe, ReadOnlyFile } from "../../ffi/libc/mod.ts";
 import type { Database } from "../storage/mod.ts";
 import { ByteRange, ByteRanges, type Hash } from "../types/mod.ts";
 import { blobFileName } from "../unreal/mod.ts";
@@ -24,15 +30,18 @@ import { blobFileName } from "../unreal/mod.ts";
 export const CACHED_FILES_MAX = 64;
 
 const RANGES = "SELECT ranges FROM blob_entry WHERE hash = ?";
+const DATA_VERSION = "PRAGMA data_version";
 
 interface OpenBlobFile {
   readonly path: string;
-  file: Deno.FsFile | null;
+  file: ReadOnlyFile | null;
   /** The inode `file` was opened on. */
   ino: number;
   /** The `ranges` column as last read, and what it says. */
   text: string;
   ranges: ByteRanges;
+  /** The database's `data_version` when `text` and `ino` were last found current. */
+  checkedAt: number;
 }
 
 /** Serves reads of recorded blob ranges from one arena's blob directory. */
@@ -43,7 +52,7 @@ export class CachedReads {
   readonly #files = new Map<string, OpenBlobFile>();
   #buffer = new Uint8Array(0);
   /** Counters for tests and metrics. */
-  readonly stats = { hits: 0, misses: 0, raced: 0 };
+  readonly stats = { hits: 0, misses: 0, raced: 0, unchecked: 0 };
 
   /**
    * @param db a connection to the arena database (the worker's own)
@@ -64,23 +73,76 @@ export class CachedReads {
    *   again); or `null` when the blob does not hold them all (ask the main thread)
    */
   read(hash: Hash, offset: number, length: number): Uint8Array | null {
+    return this.#serve(hash, offset, length, (f) => this.#readFile(f, offset, length), noop);
+  }
+
+  /**
+   * Like {@linkcode CachedReads.read}, into a pipe: the kernel takes references to the
+   * blob's pages instead of copying them here (see `FuseReply.pipe`).
+   *
+   * @param hash the version
+   * @param offset first byte
+   * @param length bytes wanted (the caller cuts it at the end of the file)
+   * @param pipe an empty pipe, left holding exactly the bytes when this returns true
+   * @returns false, and the pipe empty, when the blob does not hold them all or the pipe
+   *   cannot (then try {@linkcode CachedReads.read})
+   */
+  splice(hash: Hash, offset: number, length: number, pipe: Pipe): boolean {
+    const fill = (f: OpenBlobFile) => {
+      try {
+        if (pipe.fill(f.file!, offset, length) === length) return true;
+      } catch { /* the main thread reports errors */ }
+      pipe.drain();
+      return null;
+    };
+    return this.#serve(hash, offset, length, fill, () => pipe.drain()) ?? false;
+  }
+
+  /**
+   * Takes bytes the blob holds with `take` — checked against the recorded ranges before
+   * and after (the module's description) — or gives them back with `undo`.
+   */
+  #serve<T>(
+    hash: Hash,
+    offset: number,
+    length: number,
+    take: (f: OpenBlobFile) => T | null,
+    undo: () => void,
+  ): T | null {
     const key = blobFileName(hash);
     const wanted = ByteRange.of(offset, offset + length);
+    const version = this.#dataVersion();
+    const known = this.#files.get(key);
+    if (
+      known !== undefined && known.file !== null && known.checkedAt === version &&
+      known.ranges.contains(wanted)
+    ) {
+      const got = take(known);
+      if (got !== null && this.#dataVersion() === version) {
+        this.#files.delete(key); // most recently used last
+        this.#files.set(key, known);
+        this.stats.hits++;
+        this.stats.unchecked++;
+        return got;
+      }
+      if (got !== null) undo(); // something was committed meanwhile: check the ranges
+    }
     const text = this.#ranges(hash);
-    const f = text === null ? null : this.#entry(key, text);
+    const f = text === null ? null : this.#entry(key, text, version);
     if (f === null || !f.ranges.contains(wanted)) {
       this.stats.misses++;
       return null;
     }
-    const bytes = this.#readFile(f, offset, length);
+    const got = take(f);
     // The database forgets ranges before the file loses them: unchanged ranges after the
     // read mean the bytes were there during it.
-    if (bytes === null || this.#ranges(hash) !== text) {
+    if (got === null || this.#ranges(hash) !== text) {
+      if (got !== null) undo();
       this.stats.raced++;
       return null;
     }
     this.stats.hits++;
-    return bytes;
+    return got;
   }
 
   /**
@@ -95,15 +157,23 @@ export class CachedReads {
     return this.#files.get(blobFileName(hash))?.ranges.contains(range) ?? false;
   }
 
+  #dataVersion(): number {
+    return Number(this.#db.getValues(DATA_VERSION)![0]);
+  }
+
   #ranges(hash: Hash): string | null {
     return this.#db.get<{ ranges: string }>(RANGES, hash.bytes())?.ranges ?? null;
   }
 
-  /** The open file of a blob whose ranges read `text`, (re)opened when needed. */
-  #entry(key: string, text: string): OpenBlobFile | null {
+  /**
+   * The open file of a blob whose ranges read `text` (read after `data_version` was
+   * `version`), (re)opened when needed.
+   */
+  #entry(key: string, text: string, version: number): OpenBlobFile | null {
     let f = this.#files.get(key);
     if (f === undefined) {
-      f = { path: `${this.#dir}/${key}`, file: null, ino: -1, text, ranges: parse(text) };
+      const path = `${this.#dir}/${key}`;
+      f = { path, file: null, ino: -1, text, ranges: parse(text), checkedAt: -1 };
       this.#files.set(key, f);
       this.#limit();
     } else {
@@ -118,20 +188,21 @@ export class CachedReads {
     // the new one has (its inode cannot be reused while it is open).
     const ino = inodeOf(f.path);
     if (f.file !== null && ino !== f.ino) {
-      f.file.close();
+      void f.file.close(); // off this thread: it may free a deleted blob's blocks
       f.file = null;
     }
     if (f.file === null && ino !== null) {
       f.file = openExisting(f.path);
-      f.ino = f.file?.statSync().ino ?? -1;
+      f.ino = ino; // if the path changed since, the next check reopens it
     }
+    f.checkedAt = f.file === null ? -1 : version;
     return f.file === null ? null : f;
   }
 
   #limit(): void {
     while (this.#files.size > CACHED_FILES_MAX) {
       const [key, oldest] = this.#files.entries().next().value!;
-      oldest.file?.close();
+      void oldest.file?.close();
       this.#files.delete(key);
     }
   }
@@ -140,32 +211,34 @@ export class CachedReads {
     if (this.#buffer.length < length) this.#buffer = new Uint8Array(length);
     const out = this.#buffer.subarray(0, length);
     try {
-      f.file!.seekSync(offset, Deno.SeekMode.Start);
-      for (let done = 0; done < length;) {
-        const n = f.file!.readSync(out.subarray(done));
-        if (n === null) return null; // shorter than recorded: let the main thread decide
-        done += n;
-      }
+      // Shorter than recorded: let the main thread decide.
+      return f.file!.pread(out, offset) === length ? out : null;
     } catch {
       return null; // the main thread reports errors
     }
-    return out;
   }
 
-  /** Closes every blob file. */
-  close(): void {
-    for (const f of this.#files.values()) f.file?.close();
+  /**
+   * Closes every blob file.
+   *
+   * @returns settles when they are closed (closing runs off this thread)
+   */
+  async close(): Promise<void> {
+    const files = [...this.#files.values()];
     this.#files.clear();
+    await Promise.all(files.map((f) => f.file?.close()));
   }
 }
+
+function noop(): void {}
 
 function parse(text: string): ByteRanges {
   return ByteRanges.fromJSON(JSON.parse(text));
 }
 
-function openExisting(path: string): Deno.FsFile | null {
+function openExisting(path: string): ReadOnlyFile | null {
   try {
-    return Deno.openSync(path, { read: true });
+    return ReadOnlyFile.open(path);
   } catch {
     return null; // gone (evicted) or unreadable: the main thread handles it
   }

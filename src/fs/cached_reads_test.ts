@@ -36,7 +36,7 @@ class Fixture {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    this.cached.close();
+    await this.cached.close();
     this.workerDb.close();
     await this.unreal.close();
     this.db.close();
@@ -96,4 +96,21 @@ Deno.test("CachedReads.read() returns a view of one reused buffer", async () => 
   assert.equal(a.buffer, b.buffer, "no allocation per read");
   assert.deepEqual(b, data.subarray(4 * KiB, 8 * KiB));
   await blob.close();
+});
+
+Deno.test("CachedReads.read() skips its checks while nothing is committed, not after", async () => {
+  await using f = new Fixture();
+  const data = content(64 * KiB, 5);
+  const hash = Hash.of(data);
+  const blob = f.blobs.open(hash, data.length);
+  blob.write(0, data);
+  await blob.flush();
+  assert.deepEqual(f.cached.read(hash, 0, 8 * KiB), data.subarray(0, 8 * KiB));
+  assert.equal(f.cached.stats.unchecked, 0, "the first read checks");
+  assert.deepEqual(f.cached.read(hash, 8 * KiB, 8 * KiB), data.subarray(8 * KiB, 16 * KiB));
+  assert.equal(f.cached.stats.unchecked, 1, "nothing committed since: no queries");
+  await blob.close();
+  f.blobs.remove(hash); // a commit: the next read checks, and finds nothing
+  assert.equal(f.cached.read(hash, 0, 8 * KiB), null);
+  assert.equal(f.cached.stats.unchecked, 1);
 });

@@ -25,6 +25,11 @@ export const TTL_SECONDS_DEFAULT = 1;
  * re-reads 0.8 → 1.1 GB/s).
  */
 export const READ_AHEAD_KIB = 1024;
+/**
+ * How long the blob store waits for the worker's cached reads in flight before it punches
+ * (a read takes well under a millisecond; a stuck worker must not stop the daemon).
+ */
+const FENCE_WAIT_MS = 1000;
 
 /** Options of {@linkcode FuseMount.start}. */
 export interface FuseMountOptions {
@@ -79,12 +84,14 @@ export class FuseMount {
       uid: Deno.uid() ?? 0,
       gid: Deno.gid() ?? 0,
       allowOther: options.allowOther ?? Deno.uid() === 0,
+      readers: new SharedArrayBuffer(4),
       log: (() => {
         const s = currentLogSettings();
         return { defaultLevel: s.defaultLevel, levels: [...s.levels], format: s.format };
       })(),
     };
     const m = new FuseMount(options.mountpoint, worker, options.reader);
+    const readers = new Int32Array(config.readers);
     const ready = Promise.withResolvers<void>();
     worker.onmessage = (e: MessageEvent<WorkerOut>) => m.#onMessage(e.data, ready);
     worker.onerror = (e) => {
@@ -103,6 +110,7 @@ export class FuseMount {
       });
     }
     setReadAhead(options.mountpoint, READ_AHEAD_KIB);
+    options.reader.setReaderFence(() => waitForReaders(readers));
     log.info(`mounted on ${options.mountpoint}`);
     return m;
   }
@@ -190,6 +198,7 @@ export class FuseMount {
     }
     this.#alive = false;
     this.#worker.terminate();
+    this.#reader.setReaderFence(null);
     if (mountedAt(this.mountpoint) !== null) {
       try {
         umount(this.mountpoint, MNT.DETACH);
@@ -198,6 +207,20 @@ export class FuseMount {
       }
     }
     log.info(`unmounted ${this.mountpoint}`);
+  }
+}
+
+/** Waits (bounded) until the worker has no cached read in flight (`BlobStore.setReaderFence`). */
+function waitForReaders(readers: Int32Array): void {
+  const deadline = performance.now() + FENCE_WAIT_MS;
+  for (;;) {
+    const n = Atomics.load(readers, 0);
+    if (n === 0) return;
+    if (performance.now() > deadline) {
+      log.warn(`the FUSE worker has held a cached read for ${FENCE_WAIT_MS} ms; going on`);
+      return;
+    }
+    Atomics.wait(readers, 0, n, 1);
   }
 }
 

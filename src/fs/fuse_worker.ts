@@ -12,7 +12,8 @@
  * @module
  */
 
-import { FuseSession } from "../../ffi/fuse3/mod.ts";
+import { FuseSession, READ_BYTES_MAX } from "../../ffi/fuse3/mod.ts";
+import { Pipe } from "../../ffi/libc/mod.ts";
 import {
   Database,
   GLOBAL_INODE_SCHEMA,
@@ -21,7 +22,7 @@ import {
 } from "../storage/mod.ts";
 import type { ArenaName, Mark } from "../types/mod.ts";
 import { ARENA_SCHEMAS, ArenaView, Filesystem, GLOBAL_TREE_SCHEMA } from "../unreal/mod.ts";
-import { configure, describeError, type Level } from "../util/mod.ts";
+import { configure, describeError, type Level, logger } from "../util/mod.ts";
 import { CachedReads } from "./cached_reads.ts";
 import { ERRNO, FsError } from "./errno.ts";
 import { type FsArena, RealizeFs, type RemoteReadArgs, type TouchNote } from "./realize_fs.ts";
@@ -40,6 +41,8 @@ export interface WorkerConfig {
   readonly uid: number;
   readonly gid: number;
   readonly allowOther: boolean;
+  /** One Int32: cached reads in flight here (`RealizeFsOptions.readers`). */
+  readonly readers: SharedArrayBuffer;
   /** The main thread's log levels and format, so the worker filters the same way. */
   readonly log: { defaultLevel: Level; levels: [string, Level][]; format: "plain" | "systemd" };
 }
@@ -88,12 +91,25 @@ const post = (m: WorkerOut, transfer: Transferable[] = []) => scope.postMessage(
 // Log lines go to the main thread, which owns stderr and the log settings.
 configure({ write: (line) => post({ type: "log", line }) });
 
+const log = logger("fuse");
+
 let session: FuseSession | null = null;
+let pipe: Pipe | null = null;
 let fsImpl: RealizeFs | null = null;
 const databases: Database[] = [];
 const cachedReads: CachedReads[] = [];
 const pending = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
 let nextId = 1;
+
+/** Replies of cached reads go through a pipe big enough for the largest read, if one can be had. */
+function openPipe(): Pipe | null {
+  try {
+    return Pipe.open(READ_BYTES_MAX + 4096);
+  } catch (error) {
+    log.debug(`cached reads are copied, not spliced: ${describeError(error)}`);
+    return null;
+  }
+}
 
 function start(config: WorkerConfig): void {
   configure({ ...config.log, levels: new Map(config.log.levels) });
@@ -115,7 +131,10 @@ function start(config: WorkerConfig): void {
     cachedReads.push(cached);
     arenas.set(a.name, { db, datadir: a.datadir, mark: a.mark, cached });
   }
+  pipe = openPipe();
   fsImpl = new RealizeFs({
+    ...(pipe === null ? {} : { pipe }),
+    readers: new Int32Array(config.readers),
     fs: new Filesystem(globalDb, views),
     arenas,
     remoteRead: (req) =>
@@ -138,8 +157,10 @@ function start(config: WorkerConfig): void {
 async function stop(): Promise<void> {
   await session?.unmount();
   session = null;
+  pipe?.close();
+  pipe = null;
   fsImpl?.closeAll();
-  for (const c of cachedReads.splice(0)) c.close();
+  await Promise.all(cachedReads.splice(0).map((c) => c.close()));
   for (const p of pending.values()) p.reject(new FsError(ERRNO.EIO, "unmounting"));
   pending.clear();
   for (const db of databases.splice(0)) db.close();
@@ -156,7 +177,9 @@ scope.onmessage = async (e: MessageEvent<WorkerIn>) => {
       } catch (error) {
         await session?.unmount().catch(() => {});
         session = null;
-        for (const c of cachedReads.splice(0)) c.close();
+        pipe?.close();
+        pipe = null;
+        await Promise.all(cachedReads.splice(0).map((c) => c.close()));
         for (const db of databases.splice(0)) db.close();
         post({ type: "error", message: describeError(error) });
       }

@@ -11,6 +11,7 @@
  */
 
 import type { Attr as FuseAttr, FuseHandlers, FuseReply } from "../../ffi/fuse3/mod.ts";
+import type { Pipe } from "../../ffi/libc/mod.ts";
 import { clearMark, type Database, getMark, markFor, ROOT_INODE, setMark } from "../storage/mod.ts";
 import { type ArenaName, ByteRange, Hash, isMark, type Mark, type Path } from "../types/mod.ts";
 import { type Attr, type Filesystem, listPath, nodeByIno, statusText } from "../unreal/mod.ts";
@@ -43,6 +44,8 @@ export const OPEN_FILES_MAX = 65_536;
 export const TOUCH_INTERVAL_MS = 1000;
 /** How far ahead of a sequential reader served from the cache its bytes should be cached. */
 const AHEAD_CHECK_BYTES = (READ_AHEAD_CHUNKS / 2) * CHUNK_BYTES;
+/** Room a splice needs beyond its length: a read that does not start on a page. */
+const PAGE_BYTES = 4096;
 
 /** An arena as the filesystem sees it. */
 export interface FsArena {
@@ -85,6 +88,14 @@ export interface RealizeFsOptions {
   readonly remoteRead: RemoteRead;
   /** Tells the main thread a file is being read from the cache here (see `touch`). */
   readonly touch?: (req: RemoteReadArgs, note: TouchNote) => void;
+  /** Replies of cached bytes are spliced through it when given (one copy fewer). */
+  readonly pipe?: Pipe;
+  /**
+   * One Int32 shared with the main thread: cached reads in flight, from before their
+   * ranges are checked until the reply is sent. The blob store waits for 0 before it
+   * punches (`BlobStore.setReaderFence`): a spliced reply holds the pages themselves.
+   */
+  readonly readers?: Int32Array;
   /** Seconds the kernel may cache attributes and entries (changes are invalidated). */
   readonly ttlSeconds: number;
   readonly uid: number;
@@ -235,8 +246,14 @@ export class RealizeFs implements FuseHandlers {
     const o = this.#open.get(fh);
     if (o?.kind === "remote") {
       const length = Math.max(0, Math.min(size, o.size - offset));
-      const cached = length === 0 ? null : this.#cachedRead(o, offset, length);
-      if (cached !== null) return this.#run(r, `read fh ${fh}`, () => r.buf(cached));
+      const readers = this.#o.readers;
+      if (readers !== undefined) Atomics.add(readers, 0, 1);
+      try {
+        const reply = length === 0 ? null : this.#cachedRead(o, offset, length);
+        if (reply !== null) return this.#run(r, `read fh ${fh}`, () => reply(r));
+      } finally {
+        if (readers !== undefined && Atomics.sub(readers, 0, 1) === 1) Atomics.notify(readers, 0);
+      }
       return this.#run(r, `read fh ${fh}`, async () => {
         if (length === 0) return r.buf(new Uint8Array(0));
         const { arena, path, hash, size } = o;
@@ -257,13 +274,32 @@ export class RealizeFs implements FuseHandlers {
     });
   }
 
-  /** Bytes the blob cache holds, read here; `null` when the main thread must answer. */
-  #cachedRead(o: Extract<Open, { kind: "remote" }>, offset: number, length: number) {
+  /**
+   * A reply of bytes the blob cache holds, read (or spliced) here; `null` when the main
+   * thread must answer.
+   */
+  #cachedRead(
+    o: Extract<Open, { kind: "remote" }>,
+    offset: number,
+    length: number,
+  ): ((r: FuseReply) => void) | null {
     const cached = this.#o.arenas.get(o.arena)?.cached;
-    const bytes = cached?.read(o.version, offset, length) ?? null;
+    const pipe = this.#o.pipe;
+    let reply: ((r: FuseReply) => void) | null = null;
+    if (cached !== undefined) {
+      if (
+        pipe !== undefined && length <= pipe.capacity - PAGE_BYTES &&
+        cached.splice(o.version, offset, length, pipe)
+      ) {
+        reply = (r) => r.pipe(pipe, length);
+      } else {
+        const bytes = cached.read(o.version, offset, length);
+        if (bytes !== null) reply = (r) => r.buf(bytes);
+      }
+    }
     const sequential = offset === o.lastEnd;
     o.lastEnd = offset + length;
-    if (bytes === null || this.#o.touch === undefined) return bytes;
+    if (reply === null || this.#o.touch === undefined) return reply;
     o.hits++;
     // A sequential reader served here never reaches the main thread's read-ahead: ask it
     // to fetch ahead when the next bytes are not all cached (at most once per chunk read).
@@ -279,7 +315,7 @@ export class RealizeFs implements FuseHandlers {
       this.#o.touch({ arena, path, hash, size, offset, length }, { hits: o.hits, ahead });
       o.hits = 0;
     }
-    return bytes;
+    return reply;
   }
 
   release(r: FuseReply, _ino: number, fh: number): void {

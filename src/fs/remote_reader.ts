@@ -275,6 +275,15 @@ export class RemoteReader {
     }
   }
 
+  /**
+   * Sets the reader fence of every arena's blob store (`BlobStore.setReaderFence`).
+   *
+   * @param fence waits until no other thread reads blob files; `null` for none
+   */
+  setReaderFence(fence: (() => void) | null): void {
+    for (const a of this.#arenas.values()) a.unreal.blobs.setReaderFence(fence);
+  }
+
   /** Closes every open blob handle. */
   async close(): Promise<void> {
     for (const b of this.#blobs.values()) {

@@ -149,6 +149,7 @@ export class BlobStore {
   #closing: Promise<void> | null = null;
   #closed = false;
   readonly #host: BlobHost;
+  #fence: (() => void) | null = null;
 
   private constructor(options: BlobStoreOptions) {
     this.#db = options.db;
@@ -331,6 +332,18 @@ export class BlobStore {
   }
 
   /**
+   * Sets what waits for readers in other threads before bytes are punched out of a blob
+   * file or the file is emptied — after the database forgot them. A reader that checked
+   * the recorded ranges before they were forgotten may still hold references to the
+   * pages (a spliced FUSE reply), and punching zeroes parts of pages in place.
+   *
+   * @param fence returns once no such reader is in flight; `null` for none
+   */
+  setReaderFence(fence: (() => void) | null): void {
+    this.#fence = fence;
+  }
+
+  /**
    * Changes the limits (configuration reload). Call {@linkcode BlobStore.enforce} next.
    *
    * @param limits the new `disk_usage`, or `null` for none
@@ -480,6 +493,7 @@ export class BlobStore {
       if (row.size !== size || file === null || file.statSync().size !== size) {
         // The row cannot be trusted: empty it first (database first), then reset the file.
         row = this.#resetRow(row, size);
+        this.#fence?.();
         file ??= Deno.openSync(path, { read: true, write: true, create: true });
         file.truncateSync(0);
         file.truncateSync(size);
@@ -605,6 +619,7 @@ export class BlobStore {
     blob.verified = false;
     this.#db.write((tx) => assert(setBlobRanges(tx, blob.hash, recorded, false), "row exists"));
     blob.recorded = recorded;
+    this.#fence?.();
     let punched = ByteRanges.empty();
     for (const range of plan.ranges()) {
       const end = Math.min(range.end, blob.size);
@@ -771,6 +786,7 @@ export class BlobStore {
     this.#db.write((tx) => assert(setBlobRanges(tx, blob.hash, empty, false), "row exists"));
     blob.recorded = empty;
     blob.verified = false;
+    this.#fence?.();
     blob.file.truncateSync(0);
     blob.file.truncateSync(blob.size);
     this.#setPresent(blob, empty);

@@ -219,3 +219,35 @@ Deno.test({
     await s.close();
   },
 });
+
+Deno.test("the reader fence runs after the database forgot trimmed bytes, before the punch", async () => {
+  const max = 4 * MIB;
+  const chunk = 128 * KIB;
+  await using f = new BlobFixture({ limits: maxBytes(max) });
+  const s = f.store;
+  const hash = hashOf("streamed");
+  const size = 2 * max;
+  const seen: { recordedHead: boolean; fileHead: Uint8Array }[] = [];
+  s.setReaderFence(() => {
+    const row = f.db.get<{ ranges: string }>(
+      "SELECT ranges FROM blob_entry WHERE hash = ?",
+      hash.bytes(),
+    );
+    const recorded = JSON.parse(row!.ranges) as [number, number][];
+    const head = new Uint8Array(BLOCK_SIZE);
+    using file = Deno.openSync(f.path(hash));
+    file.readSync(head);
+    seen.push({ recordedHead: recorded.some(([a, b]) => a <= 0 && b > 0), fileHead: head });
+  });
+  const blob = s.open(hash, size);
+  for (let at = 0; at < size; at += chunk) {
+    assert.equal(blob.write(at, pattern(hash, at, chunk)), "stored");
+    if (at % MIB === 0) await blob.flush(); // recorded as it goes, so trims forget ranges
+  }
+  assert.ok(!blob.present().containsOffset(0), "the head was trimmed");
+  assert.ok(seen.length > 0, "the fence ran");
+  assert.equal(seen[0]!.recordedHead, false, "the database forgot the head first");
+  assert.deepEqual(seen[0]!.fileHead, pattern(hash, 0, BLOCK_SIZE), "not punched yet");
+  s.setReaderFence(null);
+  await blob.close();
+});
