@@ -20,6 +20,7 @@
  * @module
  */
 
+import { exists, firstLine, reap, spawnChild } from "./_child.ts";
 import type { Result } from "./_report.ts";
 import { DIRS, treePath, writeTree } from "./fuse_child.ts";
 import { rawBulk } from "./net_bench.ts";
@@ -41,20 +42,10 @@ const RUNS = 3;
 /** Longer than the mount's 1 s entry and attribute timeout: runs start with nothing cached. */
 const EXPIRE_MS = 1200;
 const WAIT_MS = 900_000;
-const CHILD_EXIT_MS = 30_000;
 /** Peer `a` removes a datadir of 100,000 files and 1 GiB when it stops. */
 const SERVE_EXIT_MS = 300_000;
 const CHILD = new URL("./fuse_child.ts", import.meta.url).pathname;
 const HAS_FUSE = Deno.uid() === 0 && exists("/dev/fuse");
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function which(program: string): string | null {
   for (const dir of (Deno.env.get("PATH") ?? "").split(":").concat("/usr/sbin")) {
@@ -65,51 +56,6 @@ function which(program: string): string | null {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-function spawnChild(mode: string, settings: object, stdin: "piped" | "null"): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CHILD, mode],
-    env: { REALIZE_BENCH_FUSE: JSON.stringify(settings) },
-    stdin,
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-}
-
-async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
-  const reader = stream.getReader();
-  const dec = new TextDecoder();
-  let text = "";
-  try {
-    while (!text.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error("fuse_child exited before it was ready");
-      text += dec.decode(value, { stream: true });
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  return text.slice(0, text.indexOf("\n"));
-}
-
-/** Waits for a child to exit (killing it after `timeoutMs`). */
-async function reap(
-  child: Deno.ChildProcess,
-  piped = true,
-  timeoutMs = CHILD_EXIT_MS,
-): Promise<Deno.CommandStatus> {
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-  }, timeoutMs);
-  try {
-    return await child.status;
-  } finally {
-    clearTimeout(timer);
-    if (piped) await child.stdout.cancel().catch(() => {});
-  }
 }
 
 /** Runs a program to completion; wall-clock ms, spawning included. */
@@ -142,9 +88,9 @@ class ServeChild {
   }
 
   static async start(settings: object): Promise<ServeChild> {
-    const child = spawnChild("serve", settings, "piped");
+    const child = spawnChild(CHILD, "REALIZE_BENCH_FUSE", "serve", settings, "piped");
     try {
-      return new ServeChild(child, JSON.parse(await firstLine(child.stdout)));
+      return new ServeChild(child, JSON.parse(await firstLine(child.stdout, "fuse_child")));
     } catch (error) {
       child.kill("SIGKILL");
       await reap(child);
@@ -415,7 +361,11 @@ async function treeResults(m: Mounted, a: ServeChild): Promise<Result[]> {
 }
 
 async function meta(root: string): Promise<{ statMs: number; xattrMs: number }> {
-  const child = spawnChild("meta", { root, files: META_FILES, xattr: XATTR.status }, "null");
+  const child = spawnChild(CHILD, "REALIZE_BENCH_FUSE", "meta", {
+    root,
+    files: META_FILES,
+    xattr: XATTR.status,
+  }, "null");
   const out = await child.output();
   if (!out.success) throw new Error(`fuse_child meta exited with ${out.code}`);
   return JSON.parse(new TextDecoder().decode(out.stdout));

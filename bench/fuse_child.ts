@@ -15,11 +15,9 @@
  * @module
  */
 
-import type { PeerConfig } from "../src/config/mod.ts";
 import { getXattr } from "../ffi/libc/mod.ts";
-import { decodePublicKeyPem } from "../src/keys/mod.ts";
 import { TestPeer } from "../src/net/_peer_testing.ts";
-import { parsePeerName } from "../src/types/mod.ts";
+import { serveB } from "./_child.ts";
 import { configure } from "../src/util/mod.ts";
 
 /** What the parent passes in `REALIZE_BENCH_FUSE`. */
@@ -36,7 +34,6 @@ const MiB = 1 << 20;
 export const DIRS = 1000;
 /** Files stat-ed, then their xattrs read, per batch of `meta`. */
 export const META_BATCH = 500;
-const IDLE_TIMEOUT_MS = 900_000;
 
 /**
  * The path of file `i` of the tree.
@@ -79,30 +76,13 @@ async function writeBig(path: string, bytes: number): Promise<void> {
   }
 }
 
-async function idle(peer: TestPeer): Promise<void> {
-  const deadline = Date.now() + IDLE_TIMEOUT_MS;
-  while (!peer.real!.idle()) {
-    if (Date.now() > deadline) throw new Error("peer a did not finish indexing");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 async function serve(settings: Settings): Promise<void> {
   await using a = await TestPeer.start("a");
   await a.close(); // write the data with the arena stopped, then index it from scratch
   if ((settings.bigBytes ?? 0) > 0) await writeBig(`${a.datadir}/big`, settings.bigBytes!);
   if ((settings.files ?? 0) > 0) writeTree(`${a.datadir}/tree`, settings.files!);
   await a.open();
-  await idle(a);
-  const b: PeerConfig = {
-    name: parsePeerName("b"),
-    address: null,
-    pubkey: decodePublicKeyPem(settings.peerPem!),
-    batchRateLimitBytesPerSec: null,
-  };
-  const household = await a.join([b]);
-  const hello = { port: household.port, pem: a.keys.publicKey.pem, dir: a.dir };
-  Deno.stdout.writeSync(new TextEncoder().encode(`${JSON.stringify(hello)}\n`));
+  await serveB(a, settings.peerPem!);
   for await (const _ of Deno.stdin.readable) { /* until the parent closes our input */ }
 }
 

@@ -15,6 +15,7 @@
  */
 
 import { DatabaseSync } from "node:sqlite";
+import { exists, firstLine, reap, spawnChild } from "./_child.ts";
 import type { Result } from "./_report.ts";
 import { rawBulk } from "./net_bench.ts";
 import type { PeerConfig } from "../src/config/mod.ts";
@@ -43,7 +44,6 @@ const SHAPES: readonly (readonly [number, number])[] =
     return [n!, mib!] as const;
   }) ?? [[1, 16], [2, 16], [4, 4], [4, 16], [8, 8]];
 const WAIT_MS = 60_000;
-const CHILD_EXIT_MS = 30_000;
 const CHILD = new URL("./peers_child.ts", import.meta.url).pathname;
 
 /** What a serving child prints once ready. */
@@ -62,47 +62,6 @@ interface CatchupReport {
   readonly heapMiB: number;
 }
 
-function spawnChild(mode: string, settings: object, stdin: "piped" | "null"): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CHILD, mode],
-    env: { REALIZE_BENCH_PEERS: JSON.stringify(settings) },
-    stdin,
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-}
-
-async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
-  const reader = stream.getReader();
-  const dec = new TextDecoder();
-  let text = "";
-  try {
-    while (!text.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error("peers_child exited before it was ready");
-      text += dec.decode(value, { stream: true });
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  return text.slice(0, text.indexOf("\n"));
-}
-
-/** Waits for a child to exit (killing it after {@linkcode CHILD_EXIT_MS}). */
-async function reap(child: Deno.ChildProcess): Promise<Deno.CommandStatus> {
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-  }, CHILD_EXIT_MS);
-  try {
-    return await child.status;
-  } finally {
-    clearTimeout(timer);
-    await child.stdout.cancel().catch(() => {});
-  }
-}
-
 /** Peer `a` in its own process, told what to do through its stdin. */
 class ServeChild {
   readonly ready: Ready;
@@ -117,9 +76,9 @@ class ServeChild {
 
   /** Starts `peers_child.ts serve` and waits until it has indexed its data and listens. */
   static async start(settings: object): Promise<ServeChild> {
-    const child = spawnChild("serve", settings, "piped");
+    const child = spawnChild(CHILD, "REALIZE_BENCH_PEERS", "serve", settings, "piped");
     try {
-      return new ServeChild(child, JSON.parse(await firstLine(child.stdout)));
+      return new ServeChild(child, JSON.parse(await firstLine(child.stdout, "peers_child")));
     } catch (error) {
       child.kill("SIGKILL");
       await reap(child);
@@ -148,16 +107,6 @@ class ServeChild {
     const status = await reap(this.#child);
     await Deno.remove(this.ready.dir, { recursive: true }).catch(() => {});
     if (!status.success) throw new Error(`peers_child serve exited with ${status.code}`);
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
   }
 }
 
@@ -353,7 +302,7 @@ function copyRows(source: string, dir: string): number {
 }
 
 async function catchupChild(a: ServeChild, keys: KeyPair): Promise<CatchupReport> {
-  const child = spawnChild("catchup", {
+  const child = spawnChild(CHILD, "REALIZE_BENCH_PEERS", "catchup", {
     files: FILES,
     privatePem: keys.privatePem,
     serverPem: a.ready.pem,

@@ -19,6 +19,7 @@
 import type { PeerConfig } from "../src/config/mod.ts";
 import { decodePublicKeyPem, parsePrivateKey } from "../src/keys/mod.ts";
 import { TestPeer } from "../src/net/_peer_testing.ts";
+import { serveB } from "./_child.ts";
 import { parsePeerName } from "../src/types/mod.ts";
 import { configure } from "../src/util/mod.ts";
 
@@ -102,14 +103,6 @@ async function makeData(peer: TestPeer): Promise<void> {
   if ((settings.files ?? 0) > 0) writeTree(data, settings.files!);
 }
 
-async function idle(peer: TestPeer): Promise<void> {
-  const deadline = Date.now() + IDLE_TIMEOUT_MS;
-  while (!peer.real!.idle()) {
-    if (Date.now() > deadline) throw new Error("peer a did not finish indexing");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** Lines of stdin, until its end. */
 async function* lines(): AsyncGenerator<string> {
   let rest = "";
@@ -127,16 +120,7 @@ async function serve(): Promise<void> {
   await a.close(); // write the data with the arena stopped, then index it from scratch
   await makeData(a);
   await a.open();
-  await idle(a);
-  const b: PeerConfig = {
-    name: parsePeerName("b"),
-    address: null,
-    pubkey: decodePublicKeyPem(settings.peerPem!),
-    batchRateLimitBytesPerSec: null,
-  };
-  const household = await a.join([b]);
-  const hello = { port: household.port, pem: a.keys.publicKey.pem, dir: a.dir };
-  Deno.stdout.writeSync(new TextEncoder().encode(`${JSON.stringify(hello)}\n`));
+  await serveB(a, settings.peerPem!);
   for await (const line of lines()) {
     const command: { write?: string; touch?: string } = JSON.parse(line);
     if (command.write !== undefined) {

@@ -18,6 +18,14 @@ function shown(peer: TestPeer, path: string): string | null {
   return d.hash === null ? "pending" : d.hash.toString();
 }
 
+/** `b` catches up with `a` until it shows `path` with `content`, then they part. */
+async function syncOnce(b: TestPeer, a: TestPeer, path: string, content: string): Promise<void> {
+  await a.settled();
+  const first = await b.connect(a);
+  await until(() => shown(b, path) === h(content).toString(), "first sync");
+  await first.close();
+}
+
 Deno.test("a new peer catches up with every file, then follows live changes", async () => {
   await using a = await TestPeer.start("a", { files: { "x.txt": "x", "d/y.txt": "yy" } });
   await using b = await TestPeer.start("b", { local: false });
@@ -41,10 +49,7 @@ Deno.test("a new peer catches up with every file, then follows live changes", as
 Deno.test("a reconnecting peer resumes where it stopped, without a catch-up", async () => {
   await using a = await TestPeer.start("a", { files: { "one": "1" } });
   await using b = await TestPeer.start("b", { local: false });
-  await a.settled();
-  const first = await b.connect(a);
-  await until(() => shown(b, "one") === h("1").toString(), "first sync");
-  await first.close();
+  await syncOnce(b, a, "one", "1");
   a.write("two", "2");
   await a.settled();
   b.applied.length = 0;
@@ -60,10 +65,7 @@ Deno.test("a reconnecting peer resumes where it stopped, without a catch-up", as
 Deno.test("a peer whose position was trimmed away gets a full catch-up; removals show", async () => {
   await using a = await TestPeer.start("a", { files: { "keep": "k", "gone": "g" } });
   await using b = await TestPeer.start("b", { local: false });
-  await a.settled();
-  const first = await b.connect(a);
-  await until(() => shown(b, "gone") === h("g").toString(), "first sync");
-  await first.close();
+  await syncOnce(b, a, "gone", "g");
   // A long disconnection: a changes on, and trims b's part of the history away.
   Deno.removeSync(`${a.datadir}/gone`);
   a.write("later", "l");
@@ -94,10 +96,7 @@ Deno.test("a peer whose position was trimmed away gets a full catch-up; removals
 Deno.test("a peer restarting with a new database is caught up in full", async () => {
   await using a = await TestPeer.start("a", { files: { "keep": "k", "gone": "g" } });
   await using b = await TestPeer.start("b", { local: false });
-  await a.settled();
-  const first = await b.connect(a);
-  await until(() => shown(b, "gone") === h("g").toString(), "first sync");
-  await first.close();
+  await syncOnce(b, a, "gone", "g");
   // a loses its database (a new store id, history from 1) and a file while it is down.
   await a.close();
   for (const f of Deno.readDirSync(`${a.dir}/work`)) {
