@@ -99,6 +99,39 @@ export class CachedReads {
   }
 
   /**
+   * Reads bytes the main thread has just stored in a blob and keeps there until this
+   * thread gives back the read it counted (`RealizeFsOptions.readers`): no range check,
+   * since the recorded ranges lag behind what is stored.
+   *
+   * @param hash the version
+   * @param offset first byte
+   * @param length bytes
+   * @returns the bytes (a view of a reused buffer), or `null` when the file cannot give them
+   */
+  readStored(hash: Hash, offset: number, length: number): Uint8Array | null {
+    const f = this.#current(blobFileName(hash));
+    return f.file === null ? null : this.#readFile(f, offset, length);
+  }
+
+  /**
+   * Like {@linkcode CachedReads.readStored}, into a pipe.
+   *
+   * @param hash the version
+   * @param offset first byte
+   * @param length bytes
+   * @param pipe an empty pipe, left holding exactly the bytes when this returns true
+   * @returns false, and the pipe empty, when the file or the pipe cannot give them
+   */
+  spliceStored(hash: Hash, offset: number, length: number, pipe: Pipe): boolean {
+    const f = this.#current(blobFileName(hash));
+    try {
+      if (f.file !== null && pipe.fill(f.file, offset, length) === length) return true;
+    } catch { /* the main thread reports errors */ }
+    pipe.drain();
+    return false;
+  }
+
+  /**
    * Takes bytes the blob holds with `take` — checked against the recorded ranges before
    * and after (the module's description) — or gives them back with `undo`.
    */
@@ -170,33 +203,42 @@ export class CachedReads {
    * `version`), (re)opened when needed.
    */
   #entry(key: string, text: string, version: number): OpenBlobFile | null {
+    const f = this.#current(key);
+    if (f.text !== text) {
+      f.text = text;
+      f.ranges = parse(text);
+    }
+    f.checkedAt = f.file === null ? -1 : version;
+    return f.file === null ? null : f;
+  }
+
+  /**
+   * The entry of a blob, its file (re)opened as the path names it now: a blob deleted and
+   * made again is another file, and the one open here may lack ranges the new one has
+   * (its inode cannot be reused while it is open).
+   */
+  #current(key: string): OpenBlobFile {
     let f = this.#files.get(key);
     if (f === undefined) {
       const path = `${this.#dir}/${key}`;
-      f = { path, file: null, ino: -1, text, ranges: parse(text), checkedAt: -1 };
+      f = { path, file: null, ino: -1, text: "", ranges: ByteRanges.empty(), checkedAt: -1 };
       this.#files.set(key, f);
       this.#limit();
     } else {
       this.#files.delete(key); // most recently used last
       this.#files.set(key, f);
-      if (f.text !== text) {
-        f.text = text;
-        f.ranges = parse(text);
-      }
     }
-    // A blob deleted and made again is another file: the one open here may lack ranges
-    // the new one has (its inode cannot be reused while it is open).
     const ino = inodeOf(f.path);
     if (f.file !== null && ino !== f.ino) {
       void f.file.close(); // off this thread: it may free a deleted blob's blocks
       f.file = null;
+      f.checkedAt = -1;
     }
     if (f.file === null && ino !== null) {
       f.file = openExisting(f.path);
       f.ino = ino; // if the path changed since, the next check reopens it
     }
-    f.checkedAt = f.file === null ? -1 : version;
-    return f.file === null ? null : f;
+    return f;
   }
 
   #limit(): void {

@@ -52,13 +52,26 @@ export class FuseMount {
   readonly mountpoint: string;
   readonly #worker: Worker;
   readonly #reader: RemoteReader;
+  /** Cached reads in flight in the worker (`RealizeFsOptions.readers`). */
+  readonly #readers: Int32Array;
   #stopped: Promise<void> | null = null;
   #alive = true;
 
-  private constructor(mountpoint: string, worker: Worker, reader: RemoteReader) {
+  private constructor(
+    mountpoint: string,
+    worker: Worker,
+    reader: RemoteReader,
+    readers: Int32Array,
+  ) {
     this.mountpoint = mountpoint;
     this.#worker = worker;
     this.#reader = reader;
+    this.#readers = readers;
+  }
+
+  /** Reads of blob files in flight in the worker (0 when idle; for tests and checks). */
+  get readsInFlight(): number {
+    return Atomics.load(this.#readers, 0);
   }
 
   /** Whether the worker still serves the mount. */
@@ -90,13 +103,14 @@ export class FuseMount {
         return { defaultLevel: s.defaultLevel, levels: [...s.levels], format: s.format };
       })(),
     };
-    const m = new FuseMount(options.mountpoint, worker, options.reader);
     const readers = new Int32Array(config.readers);
+    const m = new FuseMount(options.mountpoint, worker, options.reader, readers);
     const ready = Promise.withResolvers<void>();
     worker.onmessage = (e: MessageEvent<WorkerOut>) => m.#onMessage(e.data, ready);
     worker.onerror = (e) => {
       e.preventDefault();
       m.#alive = false;
+      options.reader.setReaderFence(null); // nothing reads blobs there any more
       log.error(`the FUSE worker failed: ${e.message}`);
       ready.reject(new Error(`FUSE worker failed: ${e.message}`));
     };
@@ -142,15 +156,24 @@ export class FuseMount {
   }
 
   async #read(m: Extract<WorkerOut, { type: "read" }>): Promise<void> {
+    const req = {
+      arena: m.arena as ArenaName,
+      path: m.path as never,
+      hash: m.hash,
+      size: m.size,
+      offset: m.offset,
+      length: m.length,
+    };
     try {
-      const bytes = await this.#reader.read({
-        arena: m.arena as ArenaName,
-        path: m.path as never,
-        hash: m.hash,
-        size: m.size,
-        offset: m.offset,
-        length: m.length,
-      });
+      let bytes = m.copy === true ? null : await this.#reader.ensure(req);
+      if (bytes === null && m.copy !== true && this.#reader.holds(req) && this.#alive) {
+        // In the blob now: the worker reads it there. Counted as a read in flight for
+        // it (the blob store waits for it before punching), until it has replied.
+        Atomics.add(this.#readers, 0, 1);
+        this.#post({ type: "readResult", id: m.id, stored: true });
+        return;
+      }
+      bytes ??= await this.#reader.read(req);
       // A fresh array: transferred, not copied (a copy of 1 MiB costs as much as the read).
       const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
       const owned = whole ? bytes : bytes.slice();

@@ -63,12 +63,66 @@ Deno.test({
       const before = { ...reader.stats };
       let mainReads = 0;
       const read = reader.read.bind(reader);
+      const ensure = reader.ensure.bind(reader);
       reader.read = (req) => (mainReads++, read(req));
+      reader.ensure = (req) => (mainReads++, ensure(req));
       assert.equal(await sh(["cat", file]), big, "read from the blob");
       assert.equal(mainReads, 0, "no read reached the main thread");
       assert.equal(reader.stats.fromNetwork, before.fromNetwork);
       assert.ok(reader.stats.fromCache > before.fromCache, "the worker's hits are counted");
       assert.equal(b.unreal.blobs.get(hash)?.open, true, "touched: the main thread holds it");
+    } finally {
+      await mount.unmount();
+      await reader.close();
+      assert.equal(mountedAt(mnt), null, "nothing left mounted");
+      await Deno.remove(mnt);
+    }
+  },
+});
+
+Deno.test({
+  name: "a cold read is stored by the main thread and read from the blob by the worker",
+  ignore: !HAS_FUSE,
+  fn: async () => {
+    const big = Array.from({ length: 3 << 18 }, (_, i) => (i * 7919).toString(36).slice(-4))
+      .join(""); // 3 MiB that never repeats with a short period
+    await using a = await TestPeer.start("a", { files: { "big.bin": big } });
+    await using b = await TestPeer.start("b", { local: false });
+    await a.settled();
+    const ha = await a.join([b.asPeer()]);
+    await b.join([a.asPeer({ port: ha.port })], { listen: null });
+    const hash = Hash.of(new TextEncoder().encode(big));
+    await until(() => {
+      const d = b.db.read((tx) => defaultVersion(tx, paths.parse("big.bin")));
+      return d?.hash?.equals(hash) === true;
+    }, "b knows big.bin");
+    const mnt = await Deno.makeTempDir({ prefix: "realize_mnt_" });
+    const reader = new RemoteReader(
+      new Map([[DOCS, { unreal: b.unreal, mark: "watch" }]]),
+      () => b.household,
+    );
+    const mount = await FuseMount.start({
+      mountpoint: mnt,
+      globalDb: `${b.dir}/cache.db`,
+      arenas: [{ name: DOCS, workdir: `${b.dir}/work`, datadir: null, mark: "watch" }],
+      reader,
+    });
+    try {
+      let stored = 0;
+      let copied = 0;
+      const ensure = reader.ensure.bind(reader);
+      const read = reader.read.bind(reader);
+      reader.ensure = async (req) => {
+        const got = await ensure(req);
+        if (got === null) stored++;
+        return got;
+      };
+      reader.read = (req) => (copied++, read(req));
+      assert.equal(await sh(["cat", `${mnt}/docs/big.bin`]), big);
+      assert.ok(reader.stats.fromNetwork > 0, "fetched from a");
+      assert.ok(stored > 0, 'answered with "stored", not with the bytes');
+      assert.equal(copied, 0, "no bytes handed to the worker");
+      assert.equal(mount.readsInFlight, 0, "every counted read was given back");
     } finally {
       await mount.unmount();
       await reader.close();

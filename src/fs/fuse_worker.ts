@@ -61,6 +61,8 @@ export type WorkerOut =
     readonly size: number;
     readonly offset: number;
     readonly length: number;
+    /** The bytes themselves, even when they are stored (the blob could not give them). */
+    readonly copy?: boolean;
   }
   | ({ readonly type: "touch" } & RemoteReadArgs & TouchNote)
   | { readonly type: "stopped" };
@@ -72,6 +74,8 @@ export type WorkerIn =
     readonly type: "readResult";
     readonly id: number;
     readonly bytes?: Uint8Array;
+    /** In the blob, and one read counted in `readers` for this one (give it back). */
+    readonly stored?: true;
     readonly errno?: number;
   }
   | {
@@ -98,7 +102,11 @@ let pipe: Pipe | null = null;
 let fsImpl: RealizeFs | null = null;
 const databases: Database[] = [];
 const cachedReads: CachedReads[] = [];
-const pending = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
+const pending = new Map<
+  number,
+  { resolve: (b: Uint8Array | "stored") => void; reject: (e: Error) => void }
+>();
+let readers: Int32Array | null = null;
 let nextId = 1;
 
 /** Replies of cached reads go through a pipe big enough for the largest read, if one can be had. */
@@ -134,7 +142,7 @@ function start(config: WorkerConfig): void {
   pipe = openPipe();
   fsImpl = new RealizeFs({
     ...(pipe === null ? {} : { pipe }),
-    readers: new Int32Array(config.readers),
+    readers: readers = new Int32Array(config.readers),
     fs: new Filesystem(globalDb, views),
     arenas,
     remoteRead: (req) =>
@@ -187,7 +195,12 @@ scope.onmessage = async (e: MessageEvent<WorkerIn>) => {
     case "readResult": {
       const p = pending.get(m.id);
       pending.delete(m.id);
-      if (m.bytes !== undefined) p?.resolve(m.bytes);
+      if (m.stored === true) {
+        if (p !== undefined) p.resolve("stored");
+        else if (readers !== null && Atomics.sub(readers, 0, 1) === 1) {
+          Atomics.notify(readers, 0); // nobody waits for it any more: give the count back
+        }
+      } else if (m.bytes !== undefined) p?.resolve(m.bytes);
       else p?.reject(new FsError(m.errno ?? ERRNO.EIO, "remote read failed"));
       return;
     }

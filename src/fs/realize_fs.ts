@@ -78,8 +78,15 @@ export interface RemoteReadArgs {
   readonly length: number;
 }
 
-/** Reads remote bytes (the main thread, through the blob cache and the peers). */
-export type RemoteRead = (req: RemoteReadArgs) => Promise<Uint8Array>;
+/**
+ * Reads remote bytes (the main thread, through the blob cache and the peers): the bytes,
+ * or `"stored"` when they are in the blob and the main thread counted one read in
+ * `readers` for the caller, who reads them there and then gives the count back. With
+ * `copy`, always the bytes.
+ */
+export type RemoteRead = (
+  req: RemoteReadArgs & { readonly copy?: boolean },
+) => Promise<Uint8Array | "stored">;
 
 /** Options of {@linkcode RealizeFs}. */
 export interface RealizeFsOptions {
@@ -246,18 +253,26 @@ export class RealizeFs implements FuseHandlers {
     const o = this.#open.get(fh);
     if (o?.kind === "remote") {
       const length = Math.max(0, Math.min(size, o.size - offset));
-      const readers = this.#o.readers;
-      if (readers !== undefined) Atomics.add(readers, 0, 1);
+      this.#hold();
       try {
         const reply = length === 0 ? null : this.#cachedRead(o, offset, length);
         if (reply !== null) return this.#run(r, `read fh ${fh}`, () => reply(r));
       } finally {
-        if (readers !== undefined && Atomics.sub(readers, 0, 1) === 1) Atomics.notify(readers, 0);
+        this.#release();
       }
       return this.#run(r, `read fh ${fh}`, async () => {
         if (length === 0) return r.buf(new Uint8Array(0));
         const { arena, path, hash, size } = o;
-        r.buf(await this.#o.remoteRead({ arena, path, hash, size, offset, length }));
+        const args = { arena, path, hash, size, offset, length };
+        const got = await this.#o.remoteRead(args);
+        if (got !== "stored") return r.buf(got);
+        try {
+          const reply = this.#storedRead(o, offset, length);
+          if (reply !== null) return reply(r);
+        } finally {
+          this.#release(); // the read the main thread counted for us
+        }
+        r.buf(await this.#o.remoteRead({ ...args, copy: true }) as Uint8Array);
       });
     }
     this.#run(r, `read fh ${fh}`, async () => {
@@ -272,6 +287,32 @@ export class RealizeFs implements FuseHandlers {
       }
       r.buf(buf.subarray(0, n));
     });
+  }
+
+  /** Counts a cached read in flight (see `RealizeFsOptions.readers`). */
+  #hold(): void {
+    if (this.#o.readers !== undefined) Atomics.add(this.#o.readers, 0, 1);
+  }
+
+  #release(): void {
+    const readers = this.#o.readers;
+    if (readers !== undefined && Atomics.sub(readers, 0, 1) === 1) Atomics.notify(readers, 0);
+  }
+
+  /** A reply of bytes the main thread has just stored (it keeps them until `#release`). */
+  #storedRead(
+    o: Extract<Open, { kind: "remote" }>,
+    offset: number,
+    length: number,
+  ): ((r: FuseReply) => void) | null {
+    const cached = this.#o.arenas.get(o.arena)?.cached;
+    if (cached === undefined) return null;
+    const pipe = this.#o.pipe;
+    if (pipe !== undefined && length <= pipe.capacity - PAGE_BYTES) {
+      if (cached.spliceStored(o.version, offset, length, pipe)) return (r) => r.pipe(pipe, length);
+    }
+    const bytes = cached.readStored(o.version, offset, length);
+    return bytes === null ? null : (r) => r.buf(bytes);
   }
 
   /**

@@ -59,7 +59,7 @@ export class RemoteReader {
   readonly #arenas: ReadonlyMap<ArenaName, ReadableArena>;
   readonly #household: () => Household | null;
   readonly #blobs = new Map<string, OpenBlob>();
-  readonly #inflight = new Map<string, Promise<Uint8Array>>();
+  readonly #inflight = new Map<string, Promise<Uint8Array | null>>();
   /** Chunks the cache did not keep, by `hash:index`, oldest first. */
   readonly #memory = new Map<string, Uint8Array>();
   readonly #waitMs: number;
@@ -90,38 +90,108 @@ export class RemoteReader {
    * @throws {FsError} EIO when the bytes are neither cached nor available from a peer
    */
   async read(req: RemoteReadRequest): Promise<Uint8Array> {
+    const got = await this.ensure(req);
+    if (got !== null) return got;
+    const end = Math.min(req.size, req.offset + req.length);
+    const out = new Uint8Array(Math.max(0, end - req.offset));
+    await this.#fill(req, out, [null]);
+    return out;
+  }
+
+  /**
+   * Makes sure a range of a remote version is in its blob, fetching what is missing, and
+   * says whether it is: the FUSE worker then reads the blob itself, and the bytes are not
+   * copied here (read back, handed over). Bytes the cache could not keep are returned.
+   *
+   * @param req what to read
+   * @returns `null` when the whole range is in the blob now (see {@linkcode holds}), else
+   *   the bytes, in a fresh array the caller owns
+   * @throws {FsError} EIO when the bytes are neither cached nor available from a peer
+   */
+  async ensure(req: RemoteReadRequest): Promise<Uint8Array | null> {
     const arena = this.#arenas.get(req.arena);
     if (arena === undefined) throw new FsError(ERRNO.ENOENT, `no arena ${req.arena}`);
     const hash = Hash.parse(req.hash);
     const blob = this.#blob(arena, req, hash);
-    const sequential = req.offset === blob.lastEnd;
+    // Forward within the read-ahead window counts too: the FUSE worker serves the reads of
+    // a sequential reader that the cache already records, so this side sees gaps.
+    const sequential = req.offset >= blob.lastEnd && blob.lastEnd >= 0 &&
+      req.offset - blob.lastEnd <= READ_AHEAD_CHUNKS * CHUNK_BYTES;
     blob.lastEnd = req.offset + req.length;
-    const first = blob.handle.read(req.offset, req.length);
-    if (first instanceof Uint8Array) {
+    const end = Math.min(req.size, req.offset + req.length);
+    if (end <= req.offset) return new Uint8Array(0);
+    if (blob.handle.present().contains(ByteRange.of(req.offset, end))) {
       this.stats.fromCache++;
+      blob.handle.read(req.offset, 1); // a read is what moves a blob up in the LRU order
       if (sequential) this.#readAhead(arena, req, hash, blob);
-      return first;
+      return null;
     }
     this.stats.fromNetwork++;
     const firstChunk = Math.floor(req.offset / CHUNK_BYTES);
-    const lastChunk = Math.floor((req.offset + req.length - 1) / CHUNK_BYTES);
-    const parts: Promise<Uint8Array>[] = [];
+    const lastChunk = Math.floor((end - 1) / CHUNK_BYTES);
+    const parts: Promise<Uint8Array | null>[] = [];
     for (let i = firstChunk; i <= lastChunk; i++) {
       parts.push(this.#chunk(arena, req, hash, blob, i));
     }
     if (sequential || req.offset === 0) this.#readAhead(arena, req, hash, blob);
-    // Assembled from the fetched chunks themselves, not re-read from the blob: the cache
-    // may trim or evict them before this reader runs again (a file larger than the quota).
     const chunks = await Promise.all(parts);
-    const end = Math.min(req.size, req.offset + req.length);
-    const out = new Uint8Array(Math.max(0, end - req.offset));
-    chunks.forEach((chunk, k) => {
-      const start = (firstChunk + k) * CHUNK_BYTES;
-      const from = Math.max(req.offset, start);
-      const to = Math.min(end, start + chunk.length);
-      if (to > from) out.set(chunk.subarray(from - start, to - start), from - req.offset);
-    });
+    if (chunks.every((c) => c === null) && this.holds(req)) return null;
+    const out = new Uint8Array(end - req.offset);
+    await this.#fill(req, out, chunks);
     return out;
+  }
+
+  /**
+   * Whether the blob open here holds a whole range now (synchronous: true until the next
+   * write to the blob, which may trim it when the cache is full).
+   *
+   * @param req the range
+   * @returns true when every byte is present
+   */
+  holds(req: RemoteReadRequest): boolean {
+    const end = Math.min(req.size, req.offset + req.length);
+    const present = this.#blobs.get(req.hash)?.handle.present();
+    return present !== undefined && present.contains(ByteRange.of(req.offset, end));
+  }
+
+  /**
+   * Fills `out` with `[req.offset, req.offset + out.length)`: from each chunk's bytes kept
+   * in memory (`chunks[k]`, `null` when stored), else from the blob; bytes the cache trimmed
+   * meanwhile (a file larger than the quota) are fetched again, not stored.
+   */
+  async #fill(req: RemoteReadRequest, out: Uint8Array, chunks: (Uint8Array | null)[]) {
+    const hash = Hash.parse(req.hash);
+    const end = req.offset + out.length;
+    const firstChunk = Math.floor(req.offset / CHUNK_BYTES);
+    const blob = this.#blobs.get(req.hash);
+    for (let at = req.offset; at < end;) {
+      const i = Math.floor(at / CHUNK_BYTES);
+      const start = i * CHUNK_BYTES;
+      const to = Math.min(end, start + CHUNK_BYTES);
+      const into = out.subarray(at - req.offset, to - req.offset);
+      const kept = chunks[i - firstChunk] ?? this.#memory.get(`${req.hash}:${i}`) ?? null;
+      if (kept !== null && kept.length >= to - start) {
+        into.set(kept.subarray(at - start, to - start));
+      } else {
+        const got = blob?.handle.read(at, to - at, { buffer: into });
+        if (!(got instanceof Uint8Array)) await this.#fetchInto(req, hash, at, into);
+      }
+      at = to;
+    }
+  }
+
+  /** Fetches `[offset, offset + into.length)` into `into` without storing it. */
+  async #fetchInto(req: RemoteReadRequest, hash: Hash, offset: number, into: Uint8Array) {
+    await this.#withPeer(req, async (household) => {
+      await household.read(
+        { arena: req.arena, path: req.path, hash },
+        { offset, length: into.length },
+        (at, data) => {
+          into.set(data, at - offset);
+        },
+      );
+    });
+    this.stats.bytesFetched += into.length;
   }
 
   /**
@@ -195,14 +265,17 @@ export class RemoteReader {
     return Math.max(0, Math.min(READ_AHEAD_CHUNKS, Math.floor(room / CHUNK_BYTES) - 2));
   }
 
-  /** Chunk `i`'s bytes: from the cache, or fetched once however many readers want it. */
+  /**
+   * Chunk `i`, fetched once however many readers want it: `null` once it is in the blob,
+   * or its bytes when the cache could not keep them.
+   */
   #chunk(
     arena: ReadableArena,
     req: RemoteReadRequest,
     hash: Hash,
     blob: OpenBlob,
     i: number,
-  ): Promise<Uint8Array> {
+  ): Promise<Uint8Array | null> {
     const key = `${req.hash}:${i}`;
     const kept = this.#memory.get(key);
     if (kept !== undefined) return Promise.resolve(kept);
@@ -210,8 +283,7 @@ export class RemoteReader {
     const range = ByteRange.of(start, Math.min(req.size, start + CHUNK_BYTES));
     let p = this.#inflight.get(key);
     if (p === undefined) {
-      const cached = blob.handle.read(range.start, range.end - range.start);
-      if (cached instanceof Uint8Array) return Promise.resolve(cached);
+      if (blob.handle.present().contains(range)) return Promise.resolve(null);
       p = this.#fetch(arena, req, hash, blob, range, key).finally(() => this.#inflight.delete(key));
       this.#inflight.set(key, p);
     }
@@ -225,25 +297,37 @@ export class RemoteReader {
     blob: OpenBlob,
     range: ByteRange,
     key: string,
-  ): Promise<Uint8Array> {
-    const bytes = new Uint8Array(range.end - range.start);
-    let stored = true;
+  ): Promise<Uint8Array | null> {
+    const length = range.end - range.start;
+    // Kept in memory only once the cache skips a piece: then the pieces stored before it
+    // are copied back too (a trim may take them before the reader comes).
+    let bytes: Uint8Array | null = null;
+    let lost = false;
     await this.#withPeer(req, async (household) => {
       await household.read(
         { arena: req.arena, path: req.path, hash },
-        { offset: range.start, length: bytes.length },
+        { offset: range.start, length },
         (offset, data) => {
-          bytes.set(data, offset - range.start);
-          if (blob.handle.write(offset, data) === "skipped") stored = false;
+          const stored = blob.handle.write(offset, data) !== "skipped";
+          if (!stored && bytes === null) {
+            bytes = new Uint8Array(length);
+            if (offset > range.start) {
+              const before = blob.handle.read(range.start, offset - range.start, {
+                buffer: bytes,
+              });
+              lost = !(before instanceof Uint8Array); // the reader fetches those again
+            }
+          }
+          (bytes as Uint8Array | null)?.set(data, offset - range.start);
         },
       );
     });
-    this.stats.bytesFetched += bytes.length;
-    if (!stored) this.#remember(key, bytes);
+    this.stats.bytesFetched += length;
+    if (bytes !== null && !lost) this.#remember(key, bytes);
     if (blob.handle.isComplete()) {
       arena.unreal.blobs.verify(hash).catch((e) => log.warn(`verifying ${req.path} failed`, e));
     }
-    return bytes;
+    return lost ? null : bytes;
   }
 
   /** Runs `fn` with the household, waiting (bounded) for a peer that has the version. */

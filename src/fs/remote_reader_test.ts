@@ -115,14 +115,25 @@ class Fixture {
   }
 
   read(offset: number, length: number): Promise<Uint8Array> {
-    return this.reader.read({
+    return this.reader.read(this.req(offset, length));
+  }
+
+  req(offset: number, length: number) {
+    return {
       arena: DOCS,
       path: PATH,
       hash: this.hash.toString(),
       size: this.peer.data.length,
       offset,
       length,
-    });
+    };
+  }
+
+  /** What the blob holds at a range, or `null` when some of it is missing. */
+  async cached(offset: number, length: number): Promise<Uint8Array | null> {
+    await using blob = this.unreal.blobs.open(this.hash, this.peer.data.length);
+    const got = blob.read(offset, length);
+    return got instanceof Uint8Array ? got : null;
   }
 
   expected(offset: number, length: number): Uint8Array {
@@ -257,4 +268,26 @@ Deno.test("a touch from the FUSE worker counts its cache hits and can start the 
   const window = Array.from({ length: READ_AHEAD_CHUNKS }, (_, i) => 5 + i);
   await until(() => f.peer.requests.length === window.length, "read-ahead");
   assert.deepEqual(f.peer.chunks(), window);
+});
+
+Deno.test("ensure() stores a range and says so; it hands over only what the cache cannot keep", async () => {
+  await using f = new Fixture(4 * MiB);
+  const req = f.req(MiB + 100, 300 * KiB);
+  assert.equal(await f.reader.ensure(req), null, "in the blob: nothing to hand over");
+  assert.ok(f.reader.holds(req));
+  assert.deepEqual(await f.cached(MiB + 100, 300 * KiB), f.expected(MiB + 100, 300 * KiB));
+  assert.equal(await f.reader.ensure(req), null, "a second time, from the cache");
+  assert.deepEqual(f.peer.chunks(), [1]);
+  assert.equal(f.reader.holds(f.req(0, 10)), false);
+  assert.deepEqual(await f.reader.ensure(f.req(4 * MiB - 10, 100)), null, "the end of the file");
+  assert.deepEqual(await f.reader.ensure(f.req(4 * MiB, 100)), new Uint8Array(0), "past it");
+});
+
+Deno.test("ensure() of a chunk larger than the whole cache returns its bytes", async () => {
+  await using f = new Fixture(3 * MiB, { quotaBytes: 512 * KiB });
+  const got = await f.reader.ensure(f.req(MiB + 5, 900 * KiB));
+  assert.ok(got !== null, "the cache could not keep the chunk");
+  assert.deepEqual(got, f.expected(MiB + 5, 900 * KiB));
+  assert.ok(f.unreal.blobs.usage().total <= 512 * KiB);
+  assert.deepEqual(await f.read(MiB + 5, 900 * KiB), f.expected(MiB + 5, 900 * KiB));
 });
