@@ -51,6 +51,8 @@ export class CachedReads {
   /** By blob file name, least recently used first. */
   readonly #files = new Map<string, OpenBlobFile>();
   #buffer = new Uint8Array(0);
+  /** Ranges the main thread said it stored, by blob file name, with the fence's epoch then. */
+  readonly #stored = new Map<string, { epoch: number; ranges: ByteRanges }>();
   /** Counters for tests and metrics. */
   readonly stats = { hits: 0, misses: 0, raced: 0, unchecked: 0 };
 
@@ -96,6 +98,41 @@ export class CachedReads {
       return null;
     };
     return this.#serve(hash, offset, length, fill, () => pipe.drain()) ?? false;
+  }
+
+  /**
+   * Notes that the main thread stored a range of a blob (before the database records it).
+   *
+   * @param hash the version
+   * @param range the bytes
+   * @param epoch the fence's epoch when it said so (`RealizeFsOptions.readers`)
+   */
+  noteStored(hash: Hash, range: ByteRange, epoch: number): void {
+    const key = blobFileName(hash);
+    const known = this.#stored.get(key);
+    this.#stored.delete(key); // most recent last
+    const ranges = known !== undefined && known.epoch === epoch
+      ? known.ranges.add(range)
+      : ByteRanges.of(range);
+    this.#stored.set(key, { epoch, ranges });
+    while (this.#stored.size > CACHED_FILES_MAX) {
+      this.#stored.delete(this.#stored.keys().next().value!);
+    }
+  }
+
+  /**
+   * Whether the main thread said it stored a range and nothing was forgotten or removed
+   * since: `epoch` is the fence's epoch now, read after this read was counted in flight
+   * (then a blob store that forgets bytes afterwards waits for this read before punching).
+   *
+   * @param hash the version
+   * @param range the bytes
+   * @param epoch the fence's epoch now
+   * @returns true when the bytes may be read with {@linkcode CachedReads.readStored}
+   */
+  announced(hash: Hash, range: ByteRange, epoch: number): boolean {
+    const s = this.#stored.get(blobFileName(hash));
+    return s !== undefined && s.epoch === epoch && s.ranges.contains(range);
   }
 
   /**
@@ -187,7 +224,9 @@ export class CachedReads {
    * @returns false when they are not all there (or the blob was not read here)
    */
   holds(hash: Hash, range: ByteRange): boolean {
-    return this.#files.get(blobFileName(hash))?.ranges.contains(range) ?? false;
+    const key = blobFileName(hash);
+    return (this.#files.get(key)?.ranges.contains(range) ?? false) ||
+      (this.#stored.get(key)?.ranges.contains(range) ?? false);
   }
 
   #dataVersion(): number {

@@ -97,7 +97,7 @@ export class FuseMount {
       uid: Deno.uid() ?? 0,
       gid: Deno.gid() ?? 0,
       allowOther: options.allowOther ?? Deno.uid() === 0,
-      readers: new SharedArrayBuffer(4),
+      readers: new SharedArrayBuffer(8),
       log: (() => {
         const s = currentLogSettings();
         return { defaultLevel: s.defaultLevel, levels: [...s.levels], format: s.format };
@@ -111,6 +111,7 @@ export class FuseMount {
       e.preventDefault();
       m.#alive = false;
       options.reader.setReaderFence(null); // nothing reads blobs there any more
+      options.reader.setStoredListener(null);
       log.error(`the FUSE worker failed: ${e.message}`);
       ready.reject(new Error(`FUSE worker failed: ${e.message}`));
     };
@@ -124,7 +125,20 @@ export class FuseMount {
       });
     }
     setReadAhead(options.mountpoint, READ_AHEAD_KIB);
-    options.reader.setReaderFence(() => waitForReaders(readers));
+    options.reader.setReaderFence({
+      invalidate: () => void Atomics.add(readers, 1, 1),
+      wait: () => waitForReaders(readers),
+    });
+    options.reader.setStoredListener((arena, hash, range) =>
+      m.#post({
+        type: "stored",
+        arena,
+        hash: hash.toString(),
+        start: range.start,
+        end: range.end,
+        epoch: Atomics.load(readers, 1),
+      })
+    );
     log.info(`mounted on ${options.mountpoint}`);
     return m;
   }
@@ -222,6 +236,7 @@ export class FuseMount {
     this.#alive = false;
     this.#worker.terminate();
     this.#reader.setReaderFence(null);
+    this.#reader.setStoredListener(null);
     if (mountedAt(this.mountpoint) !== null) {
       try {
         umount(this.mountpoint, MNT.DETACH);

@@ -20,7 +20,7 @@ import {
   InodeAllocator,
   openGlobalDatabase,
 } from "../storage/mod.ts";
-import type { ArenaName, Mark } from "../types/mod.ts";
+import { type ArenaName, ByteRange, Hash, type Mark } from "../types/mod.ts";
 import { ARENA_SCHEMAS, ArenaView, Filesystem, GLOBAL_TREE_SCHEMA } from "../unreal/mod.ts";
 import { configure, describeError, type Level, logger } from "../util/mod.ts";
 import { CachedReads } from "./cached_reads.ts";
@@ -41,7 +41,7 @@ export interface WorkerConfig {
   readonly uid: number;
   readonly gid: number;
   readonly allowOther: boolean;
-  /** One Int32: cached reads in flight here (`RealizeFsOptions.readers`). */
+  /** Two Int32: cached reads in flight here, and the fence's epoch (`RealizeFsOptions.readers`). */
   readonly readers: SharedArrayBuffer;
   /** The main thread's log levels and format, so the worker filters the same way. */
   readonly log: { defaultLevel: Level; levels: [string, Level][]; format: "plain" | "systemd" };
@@ -79,6 +79,15 @@ export type WorkerIn =
     readonly errno?: number;
   }
   | {
+    /** The main thread stored `[start, end)` of a blob (`CachedReads.noteStored`). */
+    readonly type: "stored";
+    readonly arena: string;
+    readonly hash: string;
+    readonly start: number;
+    readonly end: number;
+    readonly epoch: number;
+  }
+  | {
     readonly type: "invalidate";
     readonly inodes: readonly number[];
     readonly entries: readonly [number, string][];
@@ -102,6 +111,7 @@ let pipe: Pipe | null = null;
 let fsImpl: RealizeFs | null = null;
 const databases: Database[] = [];
 const cachedReads: CachedReads[] = [];
+const cachedByArena = new Map<string, CachedReads>();
 const pending = new Map<
   number,
   { resolve: (b: Uint8Array | "stored") => void; reject: (e: Error) => void }
@@ -137,6 +147,7 @@ function start(config: WorkerConfig): void {
     );
     const cached = new CachedReads(db, `${a.workdir}/blobs`);
     cachedReads.push(cached);
+    cachedByArena.set(a.name, cached);
     arenas.set(a.name, { db, datadir: a.datadir, mark: a.mark, cached });
   }
   pipe = openPipe();
@@ -168,6 +179,7 @@ async function stop(): Promise<void> {
   pipe?.close();
   pipe = null;
   fsImpl?.closeAll();
+  cachedByArena.clear();
   await Promise.all(cachedReads.splice(0).map((c) => c.close()));
   for (const p of pending.values()) p.reject(new FsError(ERRNO.EIO, "unmounting"));
   pending.clear();
@@ -187,10 +199,18 @@ scope.onmessage = async (e: MessageEvent<WorkerIn>) => {
         session = null;
         pipe?.close();
         pipe = null;
+        cachedByArena.clear();
         await Promise.all(cachedReads.splice(0).map((c) => c.close()));
         for (const db of databases.splice(0)) db.close();
         post({ type: "error", message: describeError(error) });
       }
+      return;
+    case "stored":
+      cachedByArena.get(m.arena)?.noteStored(
+        Hash.parse(m.hash),
+        ByteRange.of(m.start, m.end),
+        m.epoch,
+      );
       return;
     case "readResult": {
       const p = pending.get(m.id);

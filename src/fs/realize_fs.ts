@@ -98,9 +98,11 @@ export interface RealizeFsOptions {
   /** Replies of cached bytes are spliced through it when given (one copy fewer). */
   readonly pipe?: Pipe;
   /**
-   * One Int32 shared with the main thread: cached reads in flight, from before their
-   * ranges are checked until the reply is sent. The blob store waits for 0 before it
+   * Two Int32 shared with the main thread. `[0]`: cached reads in flight, from before
+   * their ranges are checked until the reply is sent; the blob store waits for 0 before it
    * punches (`BlobStore.setReaderFence`): a spliced reply holds the pages themselves.
+   * `[1]`: the fence's epoch, raised before the store forgets bytes or removes a blob;
+   * ranges the main thread said it stored count only while it is unchanged.
    */
   readonly readers?: Int32Array;
   /** Seconds the kernel may cache attributes and entries (changes are invalidated). */
@@ -327,7 +329,11 @@ export class RealizeFs implements FuseHandlers {
     const cached = this.#o.arenas.get(o.arena)?.cached;
     const pipe = this.#o.pipe;
     let reply: ((r: FuseReply) => void) | null = null;
-    if (cached !== undefined) {
+    const epoch = this.#o.readers === undefined ? -1 : Atomics.load(this.#o.readers, 1);
+    if (cached?.announced(o.version, ByteRange.of(offset, offset + length), epoch) === true) {
+      reply = this.#storedRead(o, offset, length); // fetched ahead, not recorded yet
+    }
+    if (cached !== undefined && reply === null) {
       if (
         pipe !== undefined && length <= pipe.capacity - PAGE_BYTES &&
         cached.splice(o.version, offset, length, pipe)

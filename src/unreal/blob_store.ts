@@ -149,7 +149,7 @@ export class BlobStore {
   #closing: Promise<void> | null = null;
   #closed = false;
   readonly #host: BlobHost;
-  #fence: (() => void) | null = null;
+  #fence: ReaderFence | null = null;
 
   private constructor(options: BlobStoreOptions) {
     this.#db = options.db;
@@ -295,6 +295,7 @@ export class BlobStore {
   remove(hash: Hash): boolean {
     this.#checkChange();
     const key = blobFileName(hash);
+    this.#fence?.invalidate();
     const row = this.#db.write((tx) => deleteBlobRow(tx, hash));
     const blob = this.#open.get(key);
     if (blob !== undefined) {
@@ -332,14 +333,16 @@ export class BlobStore {
   }
 
   /**
-   * Sets what waits for readers in other threads before bytes are punched out of a blob
-   * file or the file is emptied — after the database forgot them. A reader that checked
-   * the recorded ranges before they were forgotten may still hold references to the
-   * pages (a spliced FUSE reply), and punching zeroes parts of pages in place.
+   * Sets the fence with readers of blob files in other threads (the FUSE worker): they
+   * may read bytes the database has not recorded yet, and spliced replies hold the pages
+   * themselves, while punching zeroes parts of pages in place. So before any bytes are
+   * forgotten, or a blob removed, `invalidate()` tells those readers that what they were
+   * told is present may not be; and after the database forgot bytes, `wait()` returns once
+   * no reader that looked before is in flight, and only then are they punched.
    *
-   * @param fence returns once no such reader is in flight; `null` for none
+   * @param fence the fence; `null` for none
    */
-  setReaderFence(fence: (() => void) | null): void {
+  setReaderFence(fence: ReaderFence | null): void {
     this.#fence = fence;
   }
 
@@ -492,8 +495,9 @@ export class BlobStore {
       file = openExisting(path);
       if (row.size !== size || file === null || file.statSync().size !== size) {
         // The row cannot be trusted: empty it first (database first), then reset the file.
+        this.#fence?.invalidate();
         row = this.#resetRow(row, size);
-        this.#fence?.();
+        this.#fence?.wait();
         file ??= Deno.openSync(path, { read: true, write: true, create: true });
         file.truncateSync(0);
         file.truncateSync(size);
@@ -617,9 +621,10 @@ export class BlobStore {
     if (plan.isEmpty()) return 0;
     const recorded = blob.recorded.subtract(plan);
     blob.verified = false;
+    this.#fence?.invalidate();
     this.#db.write((tx) => assert(setBlobRanges(tx, blob.hash, recorded, false), "row exists"));
     blob.recorded = recorded;
-    this.#fence?.();
+    this.#fence?.wait();
     let punched = ByteRanges.empty();
     for (const range of plan.ranges()) {
       const end = Math.min(range.end, blob.size);
@@ -641,6 +646,7 @@ export class BlobStore {
   #evictBatch(needBytes: number): Victim[] {
     this.#flushTouches();
     const isOpen = (hash: Hash) => this.#open.has(blobFileName(hash));
+    this.#fence?.invalidate();
     const victims = this.#db.write((tx) => {
       const chosen = chooseVictims(tx, needBytes, isOpen);
       for (const victim of chosen) deleteBlobRow(tx, victim.hash);
@@ -783,14 +789,23 @@ export class BlobStore {
   /** Empties a blob: the database forgets its ranges first, then the file is emptied. */
   #clear(blob: BlobFile): void {
     const empty = ByteRanges.empty();
+    this.#fence?.invalidate();
     this.#db.write((tx) => assert(setBlobRanges(tx, blob.hash, empty, false), "row exists"));
     blob.recorded = empty;
     blob.verified = false;
-    this.#fence?.();
+    this.#fence?.wait();
     blob.file.truncateSync(0);
     blob.file.truncateSync(blob.size);
     this.#setPresent(blob, empty);
   }
+}
+
+/** What {@linkcode BlobStore.setReaderFence} takes. */
+export interface ReaderFence {
+  /** Bytes may be forgotten, or a blob removed: what readers were told may be stale. */
+  invalidate(): void;
+  /** Returns once no reader that looked before the database forgot bytes is in flight. */
+  wait(): void;
 }
 
 function openExisting(path: string): Deno.FsFile | null {

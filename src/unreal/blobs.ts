@@ -14,6 +14,7 @@ export {
   type EvictionReport,
   FLUSH_BYTES_DEFAULT,
   type OpenBlobOptions,
+  type ReaderFence,
   TOUCH_FLUSH_MS,
   TRIM_BYTES_MIN,
   type VerifyResult,

@@ -228,16 +228,21 @@ Deno.test("the reader fence runs after the database forgot trimmed bytes, before
   const hash = hashOf("streamed");
   const size = 2 * max;
   const seen: { recordedHead: boolean; fileHead: Uint8Array }[] = [];
-  s.setReaderFence(() => {
-    const row = f.db.get<{ ranges: string }>(
-      "SELECT ranges FROM blob_entry WHERE hash = ?",
-      hash.bytes(),
-    );
-    const recorded = JSON.parse(row!.ranges) as [number, number][];
-    const head = new Uint8Array(BLOCK_SIZE);
-    using file = Deno.openSync(f.path(hash));
-    file.readSync(head);
-    seen.push({ recordedHead: recorded.some(([a, b]) => a <= 0 && b > 0), fileHead: head });
+  let invalidated = 0;
+  s.setReaderFence({
+    invalidate: () => invalidated++,
+    wait: () => {
+      const row = f.db.get<{ ranges: string }>(
+        "SELECT ranges FROM blob_entry WHERE hash = ?",
+        hash.bytes(),
+      );
+      const recorded = JSON.parse(row!.ranges) as [number, number][];
+      const head = new Uint8Array(BLOCK_SIZE);
+      using file = Deno.openSync(f.path(hash));
+      file.readSync(head);
+      seen.push({ recordedHead: recorded.some(([a, b]) => a <= 0 && b > 0), fileHead: head });
+      assert.ok(invalidated > seen.length - 1, "readers were told before the bytes went");
+    },
   });
   const blob = s.open(hash, size);
   for (let at = 0; at < size; at += chunk) {
