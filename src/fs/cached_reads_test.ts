@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Database, openArenaDatabase, openGlobalDatabase } from "../storage/mod.ts";
 import { GLOBAL_INODE_SCHEMA } from "../storage/mod.ts";
-import { Hash, parseArenaName } from "../types/mod.ts";
+import { ByteRange, Hash, parseArenaName } from "../types/mod.ts";
 import { ARENA_SCHEMAS, BlobStore, GLOBAL_TREE_SCHEMA, UnrealArena } from "../unreal/mod.ts";
 import { CachedReads } from "./cached_reads.ts";
 
@@ -113,4 +113,24 @@ Deno.test("CachedReads.read() skips its checks while nothing is committed, not a
   f.blobs.remove(hash); // a commit: the next read checks, and finds nothing
   assert.equal(f.cached.read(hash, 0, 8 * KiB), null);
   assert.equal(f.cached.stats.unchecked, 1);
+});
+
+Deno.test("CachedReads: announced ranges count only while the fence's epoch is unchanged", async () => {
+  await using f = new Fixture();
+  const data = content(64 * KiB, 9);
+  const hash = Hash.of(data);
+  const blob = f.blobs.open(hash, data.length);
+  blob.write(0, data.subarray(0, 32 * KiB)); // stored, not recorded
+  const r = (start: number, end: number) => ByteRange.of(start, end);
+  assert.equal(f.cached.read(hash, 0, 4 * KiB), null, "not recorded: the checked path says no");
+  f.cached.noteStored(hash, r(0, 16 * KiB), 7);
+  f.cached.noteStored(hash, r(16 * KiB, 32 * KiB), 7);
+  assert.ok(f.cached.announced(hash, r(8 * KiB, 24 * KiB), 7), "announcements add up");
+  assert.equal(f.cached.announced(hash, r(8 * KiB, 40 * KiB), 7), false, "not beyond them");
+  assert.equal(f.cached.announced(hash, r(0, 4 * KiB), 8), false, "a raised epoch voids them");
+  assert.deepEqual(f.cached.readStored(hash, 8 * KiB, 16 * KiB), data.subarray(8 * KiB, 24 * KiB));
+  f.cached.noteStored(hash, r(32 * KiB, 40 * KiB), 8); // a new epoch starts over
+  assert.equal(f.cached.announced(hash, r(0, 4 * KiB), 8), false);
+  assert.ok(f.cached.announced(hash, r(32 * KiB, 40 * KiB), 8));
+  await blob.close();
 });
