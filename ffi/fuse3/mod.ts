@@ -9,6 +9,7 @@ export { fuse3 } from "./library.ts";
 export {
   type Attr,
   type DirEntryOut,
+  type DirPlusEntryOut,
   type EntryOut,
   type FuseHandlers,
   FuseReply,

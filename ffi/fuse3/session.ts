@@ -114,6 +114,14 @@ export interface DirEntryOut {
   readonly next: number;
 }
 
+/** One entry for `readdirplus`: a `readdir` entry with what a lookup of it answers. */
+export interface DirPlusEntryOut {
+  readonly name: string;
+  readonly entry: EntryOut;
+  /** Offset of the next entry. */
+  readonly next: number;
+}
+
 /** What `statfs` answers. */
 export interface StatfsOut {
   readonly bsize: number;
@@ -278,6 +286,40 @@ export class FuseReply {
     fuse3().fuse_reply_buf(req, buf.subarray(0, used), BigInt(used));
     return sent;
   }
+
+  /**
+   * Replies to `readdirplus` with as many entries as fit in `size` bytes. Each one sent
+   * counts as a lookup of its inode for the kernel (it forgets it later).
+   *
+   * @param entries entries from the requested offset on
+   * @param size the buffer size the kernel asked for
+   * @returns how many entries were sent
+   */
+  dirPlus(entries: readonly DirPlusEntryOut[], size: number): number {
+    const req = this.#take();
+    const buf = new Uint8Array(size);
+    const param = new Uint8Array(ENTRY_PARAM.size);
+    const view = new DataView(param.buffer);
+    let used = 0;
+    let sent = 0;
+    for (const e of entries) {
+      param.fill(0);
+      writeField(view, ENTRY_PARAM.fields.ino, e.entry.attr.ino);
+      writeField(view, ENTRY_PARAM.fields.attr_timeout, e.entry.attrTimeout);
+      writeField(view, ENTRY_PARAM.fields.entry_timeout, e.entry.entryTimeout);
+      writeStat(new DataView(param.buffer, ENTRY_PARAM.fields.attr[0], STAT.size), e.entry.attr);
+      const name = cString(e.name);
+      const rest = buf.subarray(used);
+      const need = Number(
+        fuse3().fuse_add_direntry_plus(req, rest, BigInt(rest.length), name, param, BigInt(e.next)),
+      );
+      if (need > rest.length) break;
+      used += need;
+      sent++;
+    }
+    fuse3().fuse_reply_buf(req, buf.subarray(0, used), BigInt(used));
+    return sent;
+  }
 }
 
 function writeStat(view: DataView, a: Attr): void {
@@ -312,6 +354,12 @@ export interface FuseHandlers {
   release(r: FuseReply, ino: number, fh: number): void;
   opendir(r: FuseReply, ino: number): void;
   readdir(r: FuseReply, ino: number, size: number, offset: number, fh: number): void;
+  /**
+   * `readdir` with each entry's attributes (then the kernel needs no lookup per entry);
+   * when present, libfuse offers it and the kernel uses it when a listing is followed by
+   * `stat`s (`ls -l`).
+   */
+  readdirplus?(r: FuseReply, ino: number, size: number, offset: number, fh: number): void;
   releasedir(r: FuseReply, ino: number, fh: number): void;
   statfs(r: FuseReply, ino: number): void;
   setxattr(r: FuseReply, ino: number, name: string, value: Uint8Array, flags: number): void;
@@ -669,6 +717,18 @@ function makeOps(
       guard(r, () => h.readdir(r, Number(ino), Number(size), Number(off), fh));
     },
   );
+  const plus = h.readdirplus?.bind(h);
+  if (plus !== undefined) {
+    slot(
+      "readdirplus",
+      { parameters: [p, u64, "usize", "i64", p], result: "void" },
+      (req, ino, size, off, fi) => {
+        const r = reply(req);
+        const fh = fileInfo(fi).fh;
+        guard(r, () => plus(r, Number(ino), Number(size), Number(off), fh));
+      },
+    );
+  }
   slot("releasedir", { parameters: [p, u64, p], result: "void" }, (req, ino, fi) => {
     const r = reply(req);
     const fh = fileInfo(fi).fh;

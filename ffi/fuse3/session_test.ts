@@ -27,7 +27,10 @@ function ask(worker: Worker, message: unknown): Promise<unknown> {
   });
 }
 
-async function withMount(delayMs: number, fn: (dir: string) => Promise<void>): Promise<void> {
+async function withMount(
+  delayMs: number,
+  fn: (dir: string, worker: Worker) => Promise<void>,
+): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "realize_fuse_" });
   const worker = new Worker(new URL("./testdata/memfs_worker.ts", import.meta.url), {
     type: "module",
@@ -35,7 +38,7 @@ async function withMount(delayMs: number, fn: (dir: string) => Promise<void>): P
   try {
     assert.equal(await ask(worker, { mount: dir, delayMs }), "mounted");
     assert.equal(mountedAt(dir), "fuse.realize");
-    await fn(dir);
+    await fn(dir, worker);
   } finally {
     assert.equal(await ask(worker, { unmount: true }), "unmounted");
     worker.terminate();
@@ -83,5 +86,22 @@ Deno.test({
       for (const c of cats) assert.equal(c.out, "world\n");
       // Three lookups+opens+reads of 300 ms each, answered concurrently.
       assert.ok(performance.now() - started < 3 * 4 * 300, "replies overlapped");
+    }),
+});
+
+Deno.test({
+  name: "FuseSession serves readdirplus: ls -l needs no lookup per entry",
+  ignore: !HAS_FUSE,
+  fn: () =>
+    withMount(0, async (dir, worker) => {
+      const ls = await run(["ls", "-ln", "--time-style=+%s", dir]);
+      const rows = ls.out.split("\n").filter((l) => !l.startsWith("total") && l !== "");
+      assert.deepEqual(
+        rows.map((l) => l.split(/\s+/).filter((_, i) => i === 0 || i >= 4).join(" ")),
+        ["-rw-r--r-- 8388608 1700000000 big", "-rw-r--r-- 6 1700000000 hello"],
+      );
+      const counts = await ask(worker, { counts: true }) as { lookup: number; readdirplus: number };
+      assert.ok(counts.readdirplus > 0, "the kernel listed with readdirplus");
+      assert.equal(counts.lookup, 0, "no lookups: the listing carried the attributes");
     }),
 });

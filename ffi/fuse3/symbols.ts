@@ -52,6 +52,12 @@ export const FUSE3_SYMBOLS = {
     parameters: ["pointer", "buffer", "usize", "buffer", "buffer", "i64"],
     result: "usize",
   },
+  // size_t fuse_add_direntry_plus(fuse_req_t req, char *buf, size_t bufsize,
+  //     const char *name, const struct fuse_entry_param *e, off_t off);
+  fuse_add_direntry_plus: {
+    parameters: ["pointer", "buffer", "usize", "buffer", "buffer", "i64"],
+    result: "usize",
+  },
   // int fuse_lowlevel_notify_inval_inode(struct fuse_session *se, fuse_ino_t ino,
   //     off_t off, off_t len);
   fuse_lowlevel_notify_inval_inode: {

@@ -397,6 +397,22 @@ export class RealizeFs implements FuseHandlers {
     });
   }
 
+  readdirplus(r: FuseReply, ino: number, size: number, offset: number): void {
+    this.#run(r, `readdirplus ${ino}`, () => {
+      const entries = this.#o.fs.readdir(ino, offset, READDIR_BATCH);
+      if (entries === null) throw new FsError(ERRNO.ENOTDIR, `inode ${ino} is not a directory`);
+      const ttl = this.#o.ttlSeconds;
+      const out = [];
+      for (const e of entries) {
+        const a = e.attr ?? this.#o.fs.getattr(e.ino);
+        if (a === null) continue; // vanished since the listing: the next one tells
+        const entry = { attr: this.#fuseAttr(a), attrTimeout: ttl, entryTimeout: ttl };
+        out.push({ name: e.name, entry, next: e.next });
+      }
+      r.dirPlus(out, size);
+    });
+  }
+
   releasedir(r: FuseReply): void {
     r.err(0);
   }

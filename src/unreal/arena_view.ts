@@ -43,6 +43,8 @@ export interface DirEntry {
   readonly kind: "file" | "dir";
   /** The offset to continue after this entry. */
   readonly next: number;
+  /** Its attributes, when the listing read them (an arena's listing does). */
+  readonly attr?: Attr;
 }
 
 /** Most entries one readdir call returns. */
@@ -237,7 +239,7 @@ export class ArenaView {
           const path = r[C.path] as Path;
           const rowIno = Number(r[C.ino]);
           if (a !== null) {
-            out.push({ name: paths.name(path), ino: rowIno, kind: a.kind, next: rowIno });
+            out.push({ name: paths.name(path), ino: rowIno, kind: a.kind, next: rowIno, attr: a });
           } else stale.push(path);
         }
         if (rows.length < n) break;

@@ -1,5 +1,6 @@
 // A tiny in-memory filesystem served from a Worker, for the binding's tests.
-// Messages in: { mount: dir, delayMs } | { unmount: true }; out: "mounted" | "unmounted" | { error }.
+// Messages in: { mount: dir, delayMs } | { counts: true } | { unmount: true };
+// out: "mounted" | { lookup, readdirplus } | "unmounted" | { error }.
 import { type Attr, type FuseHandlers, FuseSession } from "../mod.ts";
 
 const ROOT = 1;
@@ -24,10 +25,12 @@ const attrs = new Map<number, Attr>([
 const names = new Map([["hello", HELLO], ["big", BIG]]);
 const xattrs = new Map<string, Uint8Array>();
 let delayMs = 0;
+const counts = { lookup: 0, readdirplus: 0 };
 const later = (fn: () => void) => delayMs === 0 ? queueMicrotask(fn) : setTimeout(fn, delayMs);
 
 const handlers: FuseHandlers = {
   lookup: (r, parent, name) => {
+    counts.lookup++;
     const ino = parent === ROOT ? names.get(name) : undefined;
     later(() =>
       ino === undefined
@@ -55,6 +58,15 @@ const handlers: FuseHandlers = {
   readdir: (r, _ino, size, offset) => {
     const all = [...names].map(([name, ino], i) => ({ name, ino, mode: 0o100000, next: i + 1 }));
     later(() => r.dir(all.slice(offset), size));
+  },
+  readdirplus: (r, _ino, size, offset) => {
+    counts.readdirplus++;
+    const all = [...names].map(([name, ino], i) => ({
+      name,
+      entry: { attr: attrs.get(ino)!, attrTimeout: 1, entryTimeout: 1 },
+      next: i + 1,
+    }));
+    later(() => r.dirPlus(all.slice(offset), size));
   },
   releasedir: (r) => r.err(0),
   statfs: (r) =>
@@ -91,7 +103,10 @@ scope.onmessage = async (e: MessageEvent) => {
     if (e.data.mount !== undefined) {
       delayMs = e.data.delayMs ?? 0;
       session = FuseSession.mount(e.data.mount, handlers, { fsname: "memfs", allowOther: true });
+      await session.initialized;
       scope.postMessage("mounted");
+    } else if (e.data.counts === true) {
+      scope.postMessage({ ...counts });
     } else if (e.data.unmount === true) {
       await session?.unmount();
       scope.postMessage("unmounted");
