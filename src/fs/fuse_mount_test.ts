@@ -23,60 +23,83 @@ async function sh(args: string[]): Promise<string> {
   return new TextDecoder().decode(out.stdout);
 }
 
+/** Peer `b` knowing `a`'s `big.bin`, with the filesystem mounted; closes it all. */
+class Mounted {
+  readonly mnt = Deno.makeTempDirSync({ prefix: "realize_mnt_" });
+  a!: TestPeer;
+  b!: TestPeer;
+  hash!: Hash;
+  reader!: RemoteReader;
+  mount!: FuseMount;
+
+  static async start(big: string): Promise<Mounted> {
+    const m = new Mounted();
+    try {
+      m.a = await TestPeer.start("a", { files: { "big.bin": big } });
+      m.b = await TestPeer.start("b", { local: false });
+      await m.a.settled();
+      const ha = await m.a.join([m.b.asPeer()]);
+      await m.b.join([m.a.asPeer({ port: ha.port })], { listen: null });
+      m.hash = Hash.of(new TextEncoder().encode(big));
+      await until(() => {
+        const d = m.b.db.read((tx) => defaultVersion(tx, paths.parse("big.bin")));
+        return d?.hash?.equals(m.hash) === true;
+      }, "b knows big.bin");
+      m.reader = new RemoteReader(
+        new Map([[DOCS, { unreal: m.b.unreal, mark: "watch" }]]),
+        () => m.b.household,
+      );
+      m.mount = await FuseMount.start({
+        mountpoint: m.mnt,
+        globalDb: `${m.b.dir}/cache.db`,
+        arenas: [{ name: DOCS, workdir: `${m.b.dir}/work`, datadir: null, mark: "watch" }],
+        reader: m.reader,
+      });
+    } catch (error) {
+      await m[Symbol.asyncDispose]().catch(() => {});
+      throw error;
+    }
+    return m;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.mount?.unmount();
+    await this.reader?.close();
+    assert.equal(mountedAt(this.mnt), null, "nothing left mounted");
+    await Deno.remove(this.mnt);
+    await this.b?.[Symbol.asyncDispose]();
+    await this.a?.[Symbol.asyncDispose]();
+  }
+}
+
 Deno.test({
   name: "the mount reads ahead in 1 MiB; cached bytes are read in the worker",
   ignore: !HAS_FUSE,
   fn: async () => {
     const big = "0123456789abcdef".repeat(256 * 1024); // 4 MiB
-    await using a = await TestPeer.start("a", { files: { "big.bin": big } });
-    await using b = await TestPeer.start("b", { local: false });
-    await a.settled();
-    const ha = await a.join([b.asPeer()]);
-    await b.join([a.asPeer({ port: ha.port })], { listen: null });
-    const hash = Hash.of(new TextEncoder().encode(big));
-    await until(() => {
-      const d = b.db.read((tx) => defaultVersion(tx, paths.parse("big.bin")));
-      return d?.hash?.equals(hash) === true;
-    }, "b knows big.bin");
-    const mnt = await Deno.makeTempDir({ prefix: "realize_mnt_" });
-    const reader = new RemoteReader(
-      new Map([[DOCS, { unreal: b.unreal, mark: "watch" }]]),
-      () => b.household,
-    );
-    const mount = await FuseMount.start({
-      mountpoint: mnt,
-      globalDb: `${b.dir}/cache.db`,
-      arenas: [{ name: DOCS, workdir: `${b.dir}/work`, datadir: null, mark: "watch" }],
-      reader,
-    });
-    try {
-      const device = mountDevice(mnt)!;
-      const ra = await Deno.readTextFile(`/sys/class/bdi/${device}/read_ahead_kb`);
-      assert.equal(ra.trim(), `${READ_AHEAD_KIB}`);
-      const file = `${mnt}/docs/big.bin`;
-      // Cache the file without the kernel seeing it: its page cache stays empty.
-      const req = { arena: DOCS, path: paths.parse("big.bin"), hash: hash.toString() };
-      for (let offset = 0; offset < big.length; offset += 1 << 20) {
-        await reader.read({ ...req, size: big.length, offset, length: 1 << 20 });
-      }
-      await until(() => b.unreal.blobs.get(hash)?.verified === true, "the blob is verified");
-      const before = { ...reader.stats };
-      let mainReads = 0;
-      const read = reader.read.bind(reader);
-      const ensure = reader.ensure.bind(reader);
-      reader.read = (req) => (mainReads++, read(req));
-      reader.ensure = (req) => (mainReads++, ensure(req));
-      assert.equal(await sh(["cat", file]), big, "read from the blob");
-      assert.equal(mainReads, 0, "no read reached the main thread");
-      assert.equal(reader.stats.fromNetwork, before.fromNetwork);
-      assert.ok(reader.stats.fromCache > before.fromCache, "the worker's hits are counted");
-      assert.equal(b.unreal.blobs.get(hash)?.open, true, "touched: the main thread holds it");
-    } finally {
-      await mount.unmount();
-      await reader.close();
-      assert.equal(mountedAt(mnt), null, "nothing left mounted");
-      await Deno.remove(mnt);
+    await using m = await Mounted.start(big);
+    const { b, hash, reader, mnt } = m;
+    const device = mountDevice(mnt)!;
+    const ra = await Deno.readTextFile(`/sys/class/bdi/${device}/read_ahead_kb`);
+    assert.equal(ra.trim(), `${READ_AHEAD_KIB}`);
+    const file = `${mnt}/docs/big.bin`;
+    // Cache the file without the kernel seeing it: its page cache stays empty.
+    const req = { arena: DOCS, path: paths.parse("big.bin"), hash: hash.toString() };
+    for (let offset = 0; offset < big.length; offset += 1 << 20) {
+      await reader.read({ ...req, size: big.length, offset, length: 1 << 20 });
     }
+    await until(() => b.unreal.blobs.get(hash)?.verified === true, "the blob is verified");
+    const before = { ...reader.stats };
+    let mainReads = 0;
+    const read = reader.read.bind(reader);
+    const ensure = reader.ensure.bind(reader);
+    reader.read = (req) => (mainReads++, read(req));
+    reader.ensure = (req) => (mainReads++, ensure(req));
+    assert.equal(await sh(["cat", file]), big, "read from the blob");
+    assert.equal(mainReads, 0, "no read reached the main thread");
+    assert.equal(reader.stats.fromNetwork, before.fromNetwork);
+    assert.ok(reader.stats.fromCache > before.fromCache, "the worker's hits are counted");
+    assert.equal(b.unreal.blobs.get(hash)?.open, true, "touched: the main thread holds it");
   },
 });
 
@@ -86,48 +109,22 @@ Deno.test({
   fn: async () => {
     const big = Array.from({ length: 3 << 18 }, (_, i) => (i * 7919).toString(36).slice(-4))
       .join(""); // 3 MiB that never repeats with a short period
-    await using a = await TestPeer.start("a", { files: { "big.bin": big } });
-    await using b = await TestPeer.start("b", { local: false });
-    await a.settled();
-    const ha = await a.join([b.asPeer()]);
-    await b.join([a.asPeer({ port: ha.port })], { listen: null });
-    const hash = Hash.of(new TextEncoder().encode(big));
-    await until(() => {
-      const d = b.db.read((tx) => defaultVersion(tx, paths.parse("big.bin")));
-      return d?.hash?.equals(hash) === true;
-    }, "b knows big.bin");
-    const mnt = await Deno.makeTempDir({ prefix: "realize_mnt_" });
-    const reader = new RemoteReader(
-      new Map([[DOCS, { unreal: b.unreal, mark: "watch" }]]),
-      () => b.household,
-    );
-    const mount = await FuseMount.start({
-      mountpoint: mnt,
-      globalDb: `${b.dir}/cache.db`,
-      arenas: [{ name: DOCS, workdir: `${b.dir}/work`, datadir: null, mark: "watch" }],
-      reader,
-    });
-    try {
-      let stored = 0;
-      let copied = 0;
-      const ensure = reader.ensure.bind(reader);
-      const read = reader.read.bind(reader);
-      reader.ensure = async (req) => {
-        const got = await ensure(req);
-        if (got === null) stored++;
-        return got;
-      };
-      reader.read = (req) => (copied++, read(req));
-      assert.equal(await sh(["cat", `${mnt}/docs/big.bin`]), big);
-      assert.ok(reader.stats.fromNetwork > 0, "fetched from a");
-      assert.ok(stored > 0, 'answered with "stored", not with the bytes');
-      assert.equal(copied, 0, "no bytes handed to the worker");
-      assert.equal(mount.readsInFlight, 0, "every counted read was given back");
-    } finally {
-      await mount.unmount();
-      await reader.close();
-      assert.equal(mountedAt(mnt), null, "nothing left mounted");
-      await Deno.remove(mnt);
-    }
+    await using m = await Mounted.start(big);
+    const { reader, mount, mnt } = m;
+    let stored = 0;
+    let copied = 0;
+    const ensure = reader.ensure.bind(reader);
+    const read = reader.read.bind(reader);
+    reader.ensure = async (req) => {
+      const got = await ensure(req);
+      if (got === null) stored++;
+      return got;
+    };
+    reader.read = (req) => (copied++, read(req));
+    assert.equal(await sh(["cat", `${mnt}/docs/big.bin`]), big);
+    assert.ok(reader.stats.fromNetwork > 0, "fetched from a");
+    assert.ok(stored > 0, 'answered with "stored", not with the bytes');
+    assert.equal(copied, 0, "no bytes handed to the worker");
+    assert.equal(mount.readsInFlight, 0, "every counted read was given back");
   },
 });
