@@ -21,6 +21,8 @@
 
 import { cString, ErrnoError, lastErrno, libc } from "../libc/library.ts";
 import type { Pipe } from "../libc/pipe.ts";
+import type { ReadOnlyFile } from "../libc/read_only_file.ts";
+import { closeBacking, isInit, openPassthrough, processInit } from "./passthrough.ts";
 import { MNT, umount } from "../libc/mount.ts";
 import { writeField } from "../libc/structs.ts";
 import { fuse3 } from "./library.ts";
@@ -138,11 +140,51 @@ export class FuseReply {
   #req: Deno.PointerValue;
   #sent = false;
   readonly #onSent: () => void;
+  readonly #session: () => { device: number; passthrough: boolean };
 
   /** @internal */
-  constructor(req: Deno.PointerValue, onSent: () => void) {
+  constructor(
+    req: Deno.PointerValue,
+    onSent: () => void,
+    session: () => { device: number; passthrough: boolean } = () => ({
+      device: -1,
+      passthrough: false,
+    }),
+  ) {
     this.#req = req;
     this.#onSent = onSent;
+    this.#session = session;
+  }
+
+  /**
+   * Answers an open with passthrough: the kernel reads `file` itself, and no read of this
+   * open file reaches the filesystem (see `passthrough.ts`).
+   *
+   * @param fh the file handle
+   * @param file the backing file (it may be closed once this returns)
+   * @returns the backing id, to give to {@linkcode FuseReply.closeBacking} when the file is
+   *   released; or `null`, with nothing sent, when the session has no passthrough or the
+   *   kernel refuses the file (then answer with {@linkcode FuseReply.open})
+   */
+  openPassthrough(fh: number, file: ReadOnlyFile): number | null {
+    if (this.#sent) throw new Error("FUSE request answered twice (a bug)");
+    const s = this.#session();
+    if (!s.passthrough) return null;
+    const id = openPassthrough(this.#req, s.device, fh, file);
+    if (id === null) return null;
+    this.#sent = true;
+    this.#onSent();
+    return id;
+  }
+
+  /**
+   * Unregisters the backing file of a released passthrough file (before answering).
+   *
+   * @param id what {@linkcode FuseReply.openPassthrough} returned
+   */
+  closeBacking(id: number): void {
+    const s = this.#session();
+    if (s.device >= 0) closeBacking(s.device, id);
   }
 
   /** Whether a reply was sent. */
@@ -418,6 +460,9 @@ export class FuseSession {
   readonly #keep: Uint8Array[];
   #pending = 0;
   #drained: (() => void) | null = null;
+  #device = -1;
+  #passthrough = false;
+  #initialized = false;
   #unmounting: Promise<void> | null = null;
 
   private constructor(
@@ -444,6 +489,7 @@ export class FuseSession {
   /** The request loop (see the module's description); settles with 0, or a -errno. */
   async #serve(se: Deno.PointerValue): Promise<number> {
     const fd = fuse3().fuse_session_fd(se);
+    this.#device = fd;
     libc().fcntl(fd, F_SETFL, libc().fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
     const buf = new Uint8Array(FUSE_BUF.size); // zeroed: libfuse allocates `mem`
     const pollfd = new Uint8Array(8); // struct pollfd { int fd; short events, revents; }
@@ -462,7 +508,10 @@ export class FuseSession {
           const n = fuse3().fuse_session_receive_buf(se, buf);
           const now = performance.now();
           if (n > 0) {
-            fuse3().fuse_session_process_buf(se, buf);
+            if (!this.#initialized && isInit(buf)) {
+              this.#initialized = true;
+              this.#passthrough = processInit(se, buf, fd);
+            } else fuse3().fuse_session_process_buf(se, buf);
             last = now;
           } else if (n === 0 || fuse3().fuse_session_exited(se) !== 0) {
             return 0; // unmounted (ENODEV) or told to exit
@@ -479,6 +528,11 @@ export class FuseSession {
       const mem = new DataView(buf.buffer).getBigUint64(FUSE_BUF.fields.mem[0], true);
       if (mem !== 0n) libc().free(Deno.UnsafePointer.create(mem));
     }
+  }
+
+  /** Whether opens may be answered with passthrough (the kernel agreed at INIT). */
+  get passthrough(): boolean {
+    return this.#passthrough;
   }
 
   /** Requests not answered yet. */
@@ -500,7 +554,14 @@ export class FuseSession {
     const reply = (req: Deno.PointerValue) => {
       const s = holder.session;
       if (s !== null) s.#pending++;
-      return new FuseReply(req, () => s === null ? undefined : s.#answered());
+      return new FuseReply(
+        req,
+        () => s === null ? undefined : s.#answered(),
+        () =>
+          s === null
+            ? { device: -1, passthrough: false }
+            : { device: s.#device, passthrough: s.#passthrough },
+      );
     };
     const init = Promise.withResolvers<void>();
     const { ops, callbacks } = makeOps(handlers, reply, init.resolve);

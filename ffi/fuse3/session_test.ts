@@ -29,16 +29,18 @@ function ask(worker: Worker, message: unknown): Promise<unknown> {
 
 async function withMount(
   delayMs: number,
-  fn: (dir: string, worker: Worker) => Promise<void>,
+  fn: (dir: string, worker: Worker, passthrough: boolean) => Promise<void>,
+  backing: string | null = null,
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "realize_fuse_" });
   const worker = new Worker(new URL("./testdata/memfs_worker.ts", import.meta.url), {
     type: "module",
   });
   try {
-    assert.equal(await ask(worker, { mount: dir, delayMs }), "mounted");
+    const mounted = await ask(worker, { mount: dir, delayMs, backing });
+    assert.match(String(mounted), /^mounted/);
     assert.equal(mountedAt(dir), "fuse.realize");
-    await fn(dir, worker);
+    await fn(dir, worker, mounted === "mounted, passthrough");
   } finally {
     assert.equal(await ask(worker, { unmount: true }), "unmounted");
     worker.terminate();
@@ -52,7 +54,11 @@ Deno.test({
   ignore: !HAS_FUSE,
   fn: () =>
     withMount(0, async (dir) => {
-      assert.deepEqual((await run(["ls", dir])).out.split("\n").filter((x) => x), ["big", "hello"]);
+      assert.deepEqual((await run(["ls", dir])).out.split("\n").filter((x) => x), [
+        "big",
+        "hello",
+        "pt",
+      ]);
       assert.equal((await run(["cat", `${dir}/hello`])).out, "world\n");
       const st = await run(["stat", "-c", "%s %a %Y %i", `${dir}/hello`]);
       assert.equal(st.out.trim(), "6 644 1700000000 2");
@@ -98,10 +104,40 @@ Deno.test({
       const rows = ls.out.split("\n").filter((l) => !l.startsWith("total") && l !== "");
       assert.deepEqual(
         rows.map((l) => l.split(/\s+/).filter((_, i) => i === 0 || i >= 4).join(" ")),
-        ["-rw-r--r-- 8388608 1700000000 big", "-rw-r--r-- 6 1700000000 hello"],
+        [
+          "-rw-r--r-- 8388608 1700000000 big",
+          "-rw-r--r-- 6 1700000000 hello",
+          "-rw-r--r-- 3145728 1700000000 pt",
+        ],
       );
       const counts = await ask(worker, { counts: true }) as { lookup: number; readdirplus: number };
       assert.ok(counts.readdirplus > 0, "the kernel listed with readdirplus");
       assert.equal(counts.lookup, 0, "no lookups: the listing carried the attributes");
     }),
+});
+
+Deno.test({
+  name: "FuseSession opens with passthrough when the kernel offers it: reads skip the daemon",
+  ignore: !HAS_FUSE,
+  fn: async () => {
+    const backing = await Deno.makeTempFile({ prefix: "realize_backing_" });
+    try {
+      const bytes = Uint8Array.from({ length: 3 << 20 }, (_, i) => i & 0xff);
+      await Deno.writeFile(backing, bytes);
+      await withMount(0, async (dir, worker, passthrough) => {
+        const got = await Deno.readFile(`${dir}/pt`);
+        assert.deepEqual(got, bytes);
+        const counts = await ask(worker, { counts: true }) as { ptReads: number; ptOpens: number };
+        if (passthrough) {
+          assert.ok(counts.ptOpens > 0, "opened with passthrough");
+          assert.equal(counts.ptReads, 0, "the kernel read the backing file itself");
+        } else {
+          assert.ok(counts.ptReads > 0, "without passthrough the daemon serves the reads");
+        }
+        assert.equal((await run(["cat", `${dir}/hello`])).out, "world\n", "others unchanged");
+      }, backing);
+    } finally {
+      await Deno.remove(backing);
+    }
+  },
 });

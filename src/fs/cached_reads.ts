@@ -216,6 +216,24 @@ export class CachedReads {
   }
 
   /**
+   * The blob file of a version when the blob is complete and verified: nothing trims,
+   * empties or rewrites such a blob, so the kernel may read it itself (passthrough).
+   *
+   * @param hash the version
+   * @param size its size
+   * @returns the blob file's path, or `null`
+   */
+  complete(hash: Hash, size: number): string | null {
+    const row = this.#db.get<{ ranges: string; verified: number }>(
+      "SELECT ranges, verified FROM blob_entry WHERE hash = ?",
+      hash.bytes(),
+    );
+    if (row === undefined || row.verified !== 1 || size === 0) return null;
+    if (!parse(row.ranges).contains(ByteRange.of(0, size))) return null;
+    return `${this.#dir}/${blobFileName(hash)}`;
+  }
+
+  /**
    * Whether the blob of a version holds a range, as its ranges were last read here (no
    * database query: a hint, for deciding to fetch ahead).
    *

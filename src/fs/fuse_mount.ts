@@ -56,6 +56,7 @@ export class FuseMount {
   readonly #readers: Int32Array;
   #stopped: Promise<void> | null = null;
   #alive = true;
+  #passthrough = false;
 
   private constructor(
     mountpoint: string,
@@ -67,6 +68,14 @@ export class FuseMount {
     this.#worker = worker;
     this.#reader = reader;
     this.#readers = readers;
+  }
+
+  /**
+   * Whether the kernel agreed to passthrough: complete, verified blobs are then read by
+   * the kernel itself, not through the worker.
+   */
+  get passthrough(): boolean {
+    return this.#passthrough;
   }
 
   /** Reads of blob files in flight in the worker (0 when idle; for tests and checks). */
@@ -146,6 +155,7 @@ export class FuseMount {
   #onMessage(m: WorkerOut, ready: PromiseWithResolvers<void>): void {
     switch (m.type) {
       case "mounted":
+        this.#passthrough = m.passthrough;
         return ready.resolve();
       case "error":
         return ready.reject(new Error(m.message));
@@ -158,8 +168,9 @@ export class FuseMount {
         return;
       case "touch":
         try {
-          const { hits, ahead, ...req } = m;
-          this.#reader.touch({ ...req, arena: m.arena as ArenaName }, { hits, ahead });
+          const { hits, ahead, passthrough, ...req } = m;
+          const note = { hits, ahead, passthrough: passthrough === true };
+          this.#reader.touch({ ...req, arena: m.arena as ArenaName }, note);
         } catch (error) {
           log.debug(`cannot touch ${m.arena}/${m.path}: ${describeError(error)}`);
         }

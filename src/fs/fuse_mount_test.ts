@@ -100,6 +100,9 @@ Deno.test({
     assert.equal(reader.stats.fromNetwork, before.fromNetwork);
     assert.ok(reader.stats.fromCache > before.fromCache, "the worker's hits are counted");
     assert.equal(b.unreal.blobs.get(hash)?.open, true, "touched: the main thread holds it");
+    if (m.mount.passthrough) {
+      assert.equal(reader.stats.passthroughOpens, 1, "the kernel reads the verified blob itself");
+    }
   },
 });
 
@@ -126,5 +129,34 @@ Deno.test({
     assert.ok(stored > 0, 'answered with "stored", not with the bytes');
     assert.equal(copied, 0, "no bytes handed to the worker");
     assert.equal(mount.readsInFlight, 0, "every counted read was given back");
+  },
+});
+
+Deno.test({
+  name: "an inode open without passthrough keeps later opens so until it is closed",
+  ignore: !HAS_FUSE,
+  fn: async () => {
+    const big = "fedcba9876543210".repeat(256 * 1024); // 4 MiB
+    await using m = await Mounted.start(big);
+    const { b, hash, reader, mnt } = m;
+    const file = `${mnt}/docs/big.bin`;
+    // Opened while nothing is cached: served by the worker (the kernel's cached mode).
+    const held = await Deno.open(file, { read: true });
+    try {
+      const head = new Uint8Array(4096);
+      assert.equal(await held.read(head), 4096);
+      const req = { arena: DOCS, path: paths.parse("big.bin"), hash: hash.toString() };
+      for (let offset = 0; offset < big.length; offset += 1 << 20) {
+        await reader.read({ ...req, size: big.length, offset, length: 1 << 20 });
+      }
+      await until(() => b.unreal.blobs.get(hash)?.verified === true, "the blob is verified");
+      // The kernel refuses passthrough next to a cached-mode open of the same inode.
+      assert.equal(await sh(["cat", file]), big, "a second open while the first is held");
+      assert.equal(reader.stats.passthroughOpens, 0);
+    } finally {
+      held.close();
+    }
+    assert.equal(await sh(["cat", file]), big, "an open after it was closed");
+    if (m.mount.passthrough) assert.equal(reader.stats.passthroughOpens, 1);
   },
 });

@@ -49,7 +49,7 @@ export interface WorkerConfig {
 
 /** What the worker posts. */
 export type WorkerOut =
-  | { readonly type: "mounted" }
+  | { readonly type: "mounted"; readonly passthrough: boolean }
   | { readonly type: "error"; readonly message: string }
   | { readonly type: "log"; readonly line: string }
   | {
@@ -193,7 +193,7 @@ scope.onmessage = async (e: MessageEvent<WorkerIn>) => {
       try {
         start(m.config);
         await session?.initialized;
-        post({ type: "mounted" });
+        post({ type: "mounted", passthrough: session?.passthrough ?? false });
       } catch (error) {
         await session?.unmount().catch(() => {});
         session = null;

@@ -11,7 +11,7 @@
  */
 
 import type { Attr as FuseAttr, FuseHandlers, FuseReply } from "../../ffi/fuse3/mod.ts";
-import type { Pipe } from "../../ffi/libc/mod.ts";
+import { type Pipe, ReadOnlyFile } from "../../ffi/libc/mod.ts";
 import { clearMark, type Database, getMark, markFor, ROOT_INODE, setMark } from "../storage/mod.ts";
 import { type ArenaName, ByteRange, Hash, isMark, type Mark, type Path } from "../types/mod.ts";
 import { type Attr, type Filesystem, listPath, nodeByIno, statusText } from "../unreal/mod.ts";
@@ -65,6 +65,8 @@ export interface TouchNote {
   readonly hits: number;
   /** The bytes ahead of this sequential reader are not all cached: fetch them ahead. */
   readonly ahead: boolean;
+  /** The file was opened with passthrough: the kernel reads the blob itself. */
+  readonly passthrough?: boolean;
 }
 
 /** A read of remote content. */
@@ -128,12 +130,21 @@ type Open =
     lastEnd: number;
     /** Where the main thread was last asked to fetch ahead from. */
     aheadAskedAt: number;
+    /** Served by the kernel from the blob (passthrough): the id to release. */
+    backingId?: number;
   };
+
+/** How an inode's open files are served: the kernel refuses to mix the two. */
+interface Modes {
+  passthrough: number;
+  cached: number;
+}
 
 /** FUSE handlers over the realize view. */
 export class RealizeFs implements FuseHandlers {
   readonly #o: RealizeFsOptions;
   readonly #open = new Map<number, Open>();
+  readonly #modes = new Map<number, Modes>();
   #nextFh = 1;
 
   /** @param options see {@linkcode RealizeFsOptions} */
@@ -223,7 +234,7 @@ export class RealizeFs implements FuseHandlers {
         throw new FsError(ERRNO.EIO, `${arena}/${path}: the peer has not hashed it yet`);
       }
       const hash = hashed.hash.toString();
-      this.#open.set(fh, {
+      const o: Open = {
         kind: "remote",
         arena,
         path,
@@ -234,7 +245,26 @@ export class RealizeFs implements FuseHandlers {
         hits: 0,
         lastEnd: 0,
         aheadAskedAt: -Infinity,
-      });
+      };
+      const modes = this.#modes.get(ino) ?? { passthrough: 0, cached: 0 };
+      this.#modes.set(ino, modes);
+      const backingId = modes.cached === 0 ? this.#passthrough(r, a, o, fh) : null;
+      if (backingId !== null) {
+        this.#open.set(fh, { ...o, backingId });
+        modes.passthrough++;
+        // The main thread keeps the blob open a while and recent in the LRU order.
+        this.#o.touch?.({ arena, path, hash, size: o.size, offset: 0, length: 1 }, {
+          hits: 1,
+          ahead: false,
+          passthrough: true,
+        });
+        return;
+      }
+      if (modes.passthrough > 0) {
+        throw new FsError(ERRNO.EBUSY, `${arena}/${path} is open with its blob, which is gone`);
+      }
+      this.#open.set(fh, o);
+      modes.cached++;
       // A version never changes: the kernel may keep its pages across opens.
       r.open({ fh, keepCache: true });
     });
@@ -365,11 +395,45 @@ export class RealizeFs implements FuseHandlers {
     return reply;
   }
 
-  release(r: FuseReply, _ino: number, fh: number): void {
+  release(r: FuseReply, ino: number, fh: number): void {
     const o = this.#open.get(fh);
     this.#open.delete(fh);
     if (o?.kind === "local") o.file.close();
+    const modes = this.#modes.get(ino);
+    if (o?.kind === "remote" && modes !== undefined) {
+      if (o.backingId !== undefined) {
+        r.closeBacking(o.backingId);
+        modes.passthrough--;
+      } else modes.cached--;
+      if (modes.passthrough <= 0 && modes.cached <= 0) this.#modes.delete(ino);
+    }
     r.err(0);
+  }
+
+  /**
+   * Opens a remote file with passthrough when its blob is complete and verified.
+   *
+   * @returns the backing id (the reply is sent), or `null` to open it as usual
+   */
+  #passthrough(
+    r: FuseReply,
+    a: FsArena,
+    o: Extract<Open, { kind: "remote" }>,
+    fh: number,
+  ): number | null {
+    const blob = a.cached?.complete(o.version, o.size) ?? null;
+    if (blob === null) return null;
+    let file: ReadOnlyFile;
+    try {
+      file = ReadOnlyFile.open(blob);
+    } catch {
+      return null; // evicted meanwhile: served as usual
+    }
+    try {
+      return r.openPassthrough(fh, file);
+    } finally {
+      void file.close(); // the kernel holds its own reference
+    }
   }
 
   opendir(r: FuseReply, ino: number): void {

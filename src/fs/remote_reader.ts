@@ -70,7 +70,14 @@ export class RemoteReader {
   readonly #memory = new Map<string, Uint8Array>();
   readonly #waitMs: number;
   /** Counters for metrics. */
-  readonly stats = { fromCache: 0, fromNetwork: 0, bytesFetched: 0, failures: 0 };
+  readonly stats = {
+    fromCache: 0,
+    fromNetwork: 0,
+    bytesFetched: 0,
+    failures: 0,
+    /** Opens the kernel serves from the blob itself (passthrough). */
+    passthroughOpens: 0,
+  };
 
   /**
    * @param arenas the arenas
@@ -209,8 +216,12 @@ export class RemoteReader {
    * @param note how many reads it served since it last said, and whether the reader is
    *   sequential and nearing bytes not cached (then they are fetched ahead)
    */
-  touch(req: RemoteReadRequest, note: { hits: number; ahead: boolean } = NO_NOTE): void {
+  touch(
+    req: RemoteReadRequest,
+    note: { hits: number; ahead: boolean; passthrough?: boolean } = NO_NOTE,
+  ): void {
     this.stats.fromCache += note.hits;
+    if (note.passthrough === true) this.stats.passthroughOpens++;
     const arena = this.#arenas.get(req.arena);
     if (arena === undefined || req.length === 0) return;
     const hash = Hash.parse(req.hash);

@@ -1,11 +1,15 @@
 // A tiny in-memory filesystem served from a Worker, for the binding's tests.
 // Messages in: { mount: dir, delayMs } | { counts: true } | { unmount: true };
-// out: "mounted" | { lookup, readdirplus } | "unmounted" | { error }.
+// out: "mounted" | { lookup, readdirplus, ptReads, ptOpens } | "unmounted" | { error }.
+import { ReadOnlyFile } from "../../libc/mod.ts";
 import { type Attr, type FuseHandlers, FuseSession } from "../mod.ts";
 
 const ROOT = 1;
 const HELLO = 2;
 const BIG = 3;
+/** Served with passthrough from the file named in the mount message (`backing`). */
+const PT = 4;
+const PT_SIZE = 3 << 20;
 const CONTENT = new TextEncoder().encode("world\n");
 const BIG_SIZE = 8 << 20;
 const now = { secs: 1_700_000_000, nsecs: 5 };
@@ -21,11 +25,14 @@ const attrs = new Map<number, Attr>([
     mtime: now,
   }],
   [BIG, { ino: BIG, mode: 0o100644, nlink: 1, uid: 0, gid: 0, size: BIG_SIZE, mtime: now }],
+  [PT, { ino: PT, mode: 0o100644, nlink: 1, uid: 0, gid: 0, size: PT_SIZE, mtime: now }],
 ]);
-const names = new Map([["hello", HELLO], ["big", BIG]]);
+const names = new Map([["hello", HELLO], ["big", BIG], ["pt", PT]]);
+let backing: string | null = null;
+const backingIds: number[] = [];
 const xattrs = new Map<string, Uint8Array>();
 let delayMs = 0;
-const counts = { lookup: 0, readdirplus: 0 };
+const counts = { lookup: 0, readdirplus: 0, ptReads: 0, ptOpens: 0 };
 const later = (fn: () => void) => delayMs === 0 ? queueMicrotask(fn) : setTimeout(fn, delayMs);
 
 const handlers: FuseHandlers = {
@@ -43,8 +50,22 @@ const handlers: FuseHandlers = {
     const a = attrs.get(ino);
     later(() => a === undefined ? r.err(2) : r.attr(a, 1));
   },
-  open: (r, _ino, write) => later(() => write ? r.err(30) : r.open({ fh: 7, keepCache: true })),
+  open: (r, ino, write) =>
+    later(() => {
+      if (write) return r.err(30);
+      if (ino === PT && backing !== null) {
+        const file = ReadOnlyFile.open(backing);
+        const id = r.openPassthrough(8, file);
+        void file.close(); // the kernel holds its own reference
+        if (id !== null) {
+          backingIds.push(id);
+          return void counts.ptOpens++;
+        }
+      }
+      r.open({ fh: 7, keepCache: ino !== PT });
+    }),
   read: (r, ino, size, offset) => {
+    if (ino === PT) counts.ptReads++;
     later(() => {
       if (ino === HELLO) return r.buf(CONTENT.subarray(offset, offset + size));
       const n = Math.max(0, Math.min(size, BIG_SIZE - offset));
@@ -53,7 +74,10 @@ const handlers: FuseHandlers = {
       r.buf(out);
     });
   },
-  release: (r) => r.err(0),
+  release: (r, _ino, fh) => {
+    if (fh === 8) r.closeBacking(backingIds.shift()!);
+    r.err(0);
+  },
   opendir: (r) => r.open({ fh: 1 }),
   readdir: (r, _ino, size, offset) => {
     const all = [...names].map(([name, ino], i) => ({ name, ino, mode: 0o100000, next: i + 1 }));
@@ -102,9 +126,10 @@ scope.onmessage = async (e: MessageEvent) => {
   try {
     if (e.data.mount !== undefined) {
       delayMs = e.data.delayMs ?? 0;
+      backing = e.data.backing ?? null;
       session = FuseSession.mount(e.data.mount, handlers, { fsname: "memfs", allowOther: true });
       await session.initialized;
-      scope.postMessage("mounted");
+      scope.postMessage(session.passthrough ? "mounted, passthrough" : "mounted");
     } else if (e.data.counts === true) {
       scope.postMessage({ ...counts });
     } else if (e.data.unmount === true) {

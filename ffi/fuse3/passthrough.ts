@@ -1,0 +1,165 @@
+/**
+ * FUSE passthrough (kernel ≥ 6.9): an open file whose reads the kernel serves from a
+ * backing file itself — for realize, a complete cached blob — with no request to us.
+ * libfuse 3.14 (Debian 12) predates it, so two replies are made here:
+ *
+ * - INIT: libfuse answers it into a pipe put in place of the device descriptor, and the
+ *   reply is patched (`FUSE_PASSTHROUGH` in `flags2`, `max_stack_depth`) and written to
+ *   the device. Only when the kernel offered it.
+ * - OPEN: the backing file is registered with `FUSE_DEV_IOC_BACKING_OPEN` and the reply
+ *   (`FOPEN_PASSTHROUGH` and the backing id) written to the device directly; libfuse's
+ *   request is then freed without a reply. The id must stay registered until the kernel
+ *   has handled the reply (closing it at once made the open fail with EIO): it is closed
+ *   when the file is released.
+ *
+ * @module
+ */
+
+import { ErrnoError, lastErrno, libc } from "../libc/library.ts";
+import type { ReadOnlyFile } from "../libc/read_only_file.ts";
+import { fuse3 } from "./library.ts";
+import { FUSE_BUF } from "./structs.ts";
+
+const FUSE_INIT = 26;
+/** `struct fuse_in_header` is 40 bytes; `struct fuse_init_in` follows. */
+const INIT_IN_FLAGS = 40 + 12;
+const INIT_IN_FLAGS2 = 40 + 16;
+/** `struct fuse_out_header` is 16 bytes; `struct fuse_init_out` follows. */
+const INIT_OUT_FLAGS = 16 + 12;
+const INIT_OUT_FLAGS2 = 16 + 32;
+const INIT_OUT_MAX_STACK_DEPTH = 16 + 36;
+const FUSE_INIT_EXT = 1 << 30;
+/** `FUSE_PASSTHROUGH` is bit 37 of the 64 flags: bit 5 of `flags2`. */
+const FLAGS2_PASSTHROUGH = 1 << 5;
+const FOPEN_PASSTHROUGH = 1 << 7;
+/** `_IOW(229, 1, struct fuse_backing_map)` and `_IOW(229, 2, uint32_t)`. */
+const FUSE_DEV_IOC_BACKING_OPEN = 0x4010e501n;
+const FUSE_DEV_IOC_BACKING_CLOSE = 0x4004e502n;
+/** `struct fuse_req { struct fuse_session *se; uint64_t unique; ... }` (libfuse 3). */
+const REQ_UNIQUE = 8;
+const O_CLOEXEC = 0o2000000;
+
+/**
+ * Whether a received request is the kernel's INIT.
+ *
+ * @param buf a `struct fuse_buf` filled by `fuse_session_receive_buf`
+ * @returns true for INIT
+ */
+export function isInit(buf: Uint8Array): boolean {
+  const mem = new DataView(buf.buffer).getBigUint64(FUSE_BUF.fields.mem[0], true);
+  if (mem === 0n) return false;
+  return new Deno.UnsafePointerView(Deno.UnsafePointer.create(mem)!).getUint32(4) === FUSE_INIT;
+}
+
+/**
+ * Lets libfuse process INIT, with passthrough added to its reply when the kernel offers it.
+ *
+ * @param se the session
+ * @param buf the received INIT
+ * @param device the session's device descriptor
+ * @returns whether passthrough was negotiated (false: libfuse answered as usual)
+ */
+export function processInit(se: Deno.PointerValue, buf: Uint8Array, device: number): boolean {
+  const mem = new DataView(buf.buffer).getBigUint64(FUSE_BUF.fields.mem[0], true);
+  const req = new Deno.UnsafePointerView(Deno.UnsafePointer.create(mem)!);
+  const offered = (req.getUint32(INIT_IN_FLAGS) & FUSE_INIT_EXT) !== 0 &&
+    (req.getUint32(INIT_IN_FLAGS2) & FLAGS2_PASSTHROUGH) !== 0;
+  if (!offered) {
+    fuse3().fuse_session_process_buf(se, buf);
+    return false;
+  }
+  const c = libc();
+  const fds = new Int32Array(2);
+  if (c.pipe2(new Uint8Array(fds.buffer), O_CLOEXEC) !== 0) {
+    fuse3().fuse_session_process_buf(se, buf);
+    return false;
+  }
+  const [r, w] = [fds[0]!, fds[1]!];
+  const saved = c.dup(device);
+  let reply = new Uint8Array(0);
+  try {
+    if (saved < 0 || c.dup2(w, device) < 0) {
+      fuse3().fuse_session_process_buf(se, buf);
+      return false;
+    }
+    try {
+      fuse3().fuse_session_process_buf(se, buf); // the reply goes into the pipe
+    } finally {
+      c.dup2(saved, device);
+    }
+    const out = new Uint8Array(256);
+    const n = Number(c.read(r, out, BigInt(out.length)));
+    reply = out.subarray(0, Math.max(0, n));
+  } finally {
+    c.close(r);
+    c.close(w);
+    if (saved >= 0) c.close(saved);
+  }
+  const view = new DataView(reply.buffer, reply.byteOffset, reply.byteLength);
+  const patched = reply.length >= INIT_OUT_MAX_STACK_DEPTH + 4 &&
+    view.getUint32(0, true) === reply.length && view.getInt32(4, true) === 0 &&
+    (view.getUint32(INIT_OUT_FLAGS, true) & FUSE_INIT_EXT) !== 0;
+  if (patched) {
+    view.setUint32(
+      INIT_OUT_FLAGS2,
+      view.getUint32(INIT_OUT_FLAGS2, true) | FLAGS2_PASSTHROUGH,
+      true,
+    );
+    view.setUint32(INIT_OUT_MAX_STACK_DEPTH, 1, true);
+  }
+  if (reply.length > 0 && Number(c.write(device, reply, BigInt(reply.length))) !== reply.length) {
+    throw new ErrnoError("write(INIT reply)", lastErrno());
+  }
+  return patched;
+}
+
+/**
+ * Answers an OPEN with passthrough to `file`.
+ *
+ * @param req the request (freed here when the reply was sent)
+ * @param device the session's device descriptor
+ * @param fh the file handle to give the kernel
+ * @param file the backing file (it may be closed once this returns)
+ * @returns the backing id, to close with {@linkcode closeBacking} when the file is
+ *   released; or `null`, with nothing sent and the request still to answer, when the
+ *   kernel refuses the backing file
+ */
+export function openPassthrough(
+  req: Deno.PointerValue,
+  device: number,
+  fh: number,
+  file: ReadOnlyFile,
+): number | null {
+  const c = libc();
+  const map = new Uint8Array(16); // struct fuse_backing_map { s32 fd; u32 flags; u64 padding; }
+  new DataView(map.buffer).setInt32(0, file.descriptor, true);
+  const id = c.ioctl(device, FUSE_DEV_IOC_BACKING_OPEN, map);
+  if (id < 0) return null;
+  const unique = new Deno.UnsafePointerView(req!).getBigUint64(REQ_UNIQUE);
+  const reply = new Uint8Array(32);
+  const v = new DataView(reply.buffer);
+  v.setUint32(0, reply.length, true); // fuse_out_header { len, error, unique }
+  v.setInt32(4, 0, true);
+  v.setBigUint64(8, unique, true);
+  v.setBigUint64(16, BigInt(fh), true); // fuse_open_out { fh, open_flags, backing_id }
+  v.setUint32(24, FOPEN_PASSTHROUGH, true);
+  v.setInt32(28, id, true);
+  if (Number(c.write(device, reply, BigInt(reply.length))) !== reply.length) {
+    closeBacking(device, id);
+    return null;
+  }
+  fuse3().fuse_reply_none(req); // frees libfuse's request; the reply is out
+  return id;
+}
+
+/**
+ * Unregisters a backing file (the kernel keeps its own reference while files use it).
+ *
+ * @param device the session's device descriptor
+ * @param id what {@linkcode openPassthrough} returned
+ */
+export function closeBacking(device: number, id: number): void {
+  const idBuf = new Uint8Array(4);
+  new DataView(idBuf.buffer).setUint32(0, id, true);
+  libc().ioctl(device, FUSE_DEV_IOC_BACKING_CLOSE, idBuf);
+}
