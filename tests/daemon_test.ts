@@ -138,7 +138,20 @@ Deno.test({
         assert.ok(line !== undefined, `${series} in\n${text}`);
         return Number(line.split(" ")[1]);
       };
+      // Once verified, the blob is read by the kernel itself where passthrough is on.
+      await waitFor(
+        async () =>
+          (await realize(["ls", "--config", b.config, "docs", "sub"])).stdout.includes(
+            "verified",
+          ),
+        "the big file's blob verified",
+        { timeoutMs: 30_000 },
+      );
+      assert.equal(await sum(`${mnt}/docs/sub/big.bin`), await sum(`${a.dir}/data/sub/big.bin`));
       const mb = await metrics(b);
+      if (s.fuse.passthrough === true) {
+        assert.ok(value(mb, "realize_passthrough_opens_total") >= 1, "opened with passthrough");
+      } else assert.equal(value(mb, "realize_passthrough_opens_total"), 0);
       assert.ok(value(mb, 'realize_reads_total{source="network"}') >= 1);
       assert.ok(value(mb, "realize_read_bytes_fetched_total") >= big.length);
       assert.ok(value(mb, 'realize_peer_bytes_received_total{peer="a"}') >= big.length);

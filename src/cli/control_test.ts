@@ -34,7 +34,7 @@ const STATUS: Status = {
   version: "1.2.3",
   pid: 42,
   uptimeSeconds: 3725,
-  fuse: { mountpoint: "/mnt/realize", mounted: true },
+  fuse: { mountpoint: "/mnt/realize", mounted: true, passthrough: true },
   listening: "0.0.0.0:9771",
   arenas: [
     {
@@ -84,7 +84,7 @@ Deno.test("formatStatus() prints a summary and a progress-like line per arena", 
     [
       "realize 1.2.3 (pid 42, up 1h 02m)",
       "listening: 0.0.0.0:9771",
-      "fuse: /mnt/realize (mounted)",
+      "fuse: /mnt/realize (mounted, passthrough)",
       "peers: 1 of 2 connected (laptop)",
       "arenas:",
       "  docs         watching     [##########----------]  50%  10 files, 5 pending, " +

@@ -85,7 +85,8 @@ export function formatStatus(s: Status): string {
       (connected.length === 0 ? "" : ` (${connected.join(", ")})`);
   const fuse = s.fuse === null
     ? "off"
-    : `${s.fuse.mountpoint} (${s.fuse.mounted ? "mounted" : "not mounted"})`;
+    : `${s.fuse.mountpoint} (${s.fuse.mounted ? "mounted" : "not mounted"}` +
+      `${s.fuse.passthrough === true ? ", passthrough" : ""})`;
   const lines = [
     `realize ${s.version} (pid ${s.pid}, up ${humanDuration(s.uptimeSeconds)})`,
     `listening: ${s.listening ?? "no"}`,

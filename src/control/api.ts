@@ -60,7 +60,12 @@ export interface Status {
   readonly version: string;
   readonly pid: number;
   readonly uptimeSeconds: number;
-  readonly fuse: { readonly mountpoint: string; readonly mounted: boolean } | null;
+  readonly fuse: {
+    readonly mountpoint: string;
+    readonly mounted: boolean;
+    /** Cached files are read by the kernel itself (FUSE passthrough). */
+    readonly passthrough?: boolean;
+  } | null;
   readonly listening: string | null;
   readonly arenas: readonly ArenaInfo[];
   readonly peers: readonly PeerInfo[];

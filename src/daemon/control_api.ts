@@ -93,9 +93,11 @@ export class DaemonControl implements DaemonApi {
       version: VERSION,
       pid: Deno.pid,
       uptimeSeconds: Math.round((Date.now() - d.startedAt) / 1000),
-      fuse: d.options.fuse === null
-        ? null
-        : { mountpoint: d.options.fuse, mounted: d.mount?.mounted === true },
+      fuse: d.options.fuse === null ? null : {
+        mountpoint: d.options.fuse,
+        mounted: d.mount?.mounted === true,
+        passthrough: d.mount?.passthrough === true,
+      },
       listening: listen === null ? null : `${d.options.listen?.host ?? ""}:${listen}`,
       arenas,
       peers: this.peers(),
@@ -184,7 +186,8 @@ export class DaemonControl implements DaemonApi {
       s: a.db.read((tx) => indexStats(tx)),
       u: a.unreal.blobs.usage(),
     }));
-    const r = d.reader?.stats ?? { fromCache: 0, fromNetwork: 0, bytesFetched: 0, failures: 0 };
+    const r = d.reader?.stats ??
+      { fromCache: 0, fromNetwork: 0, bytesFetched: 0, failures: 0, passthroughOpens: 0 };
     return [
       {
         name: "realize_peer_bytes_sent_total",
@@ -242,6 +245,12 @@ export class DaemonControl implements DaemonApi {
         help: "Remote reads that failed (EIO)",
         type: "counter",
         samples: [{ labels: {}, value: r.failures }],
+      },
+      {
+        name: "realize_passthrough_opens_total",
+        help: "Opens of cached files the kernel reads itself (FUSE passthrough)",
+        type: "counter",
+        samples: [{ labels: {}, value: r.passthroughOpens }],
       },
     ];
   }
