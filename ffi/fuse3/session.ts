@@ -416,6 +416,8 @@ export interface MountOptions {
   readonly fsname: string;
   /** Let other users see the mount (root, or `user_allow_other` in /etc/fuse.conf). */
   readonly allowOther?: boolean;
+  /** Negotiate passthrough when the kernel offers it (default true). */
+  readonly passthrough?: boolean;
 }
 
 type Cb = Deno.UnsafeCallback<Deno.UnsafeCallbackDefinition>;
@@ -463,6 +465,7 @@ export class FuseSession {
   #device = -1;
   #passthrough = false;
   #initialized = false;
+  #wantPassthrough = true;
   #unmounting: Promise<void> | null = null;
 
   private constructor(
@@ -508,7 +511,7 @@ export class FuseSession {
           const n = fuse3().fuse_session_receive_buf(se, buf);
           const now = performance.now();
           if (n > 0) {
-            if (!this.#initialized && isInit(buf)) {
+            if (!this.#initialized && this.#wantPassthrough && isInit(buf)) {
               this.#initialized = true;
               this.#passthrough = processInit(se, buf, fd);
             } else fuse3().fuse_session_process_buf(se, buf);
@@ -599,6 +602,7 @@ export class FuseSession {
       ...argv,
       new Uint8Array(argvPtrs.buffer),
     ], init.promise);
+    session.#wantPassthrough = options.passthrough ?? true;
     holder.session = session;
     return session;
   }

@@ -107,6 +107,7 @@ export class FuseMount {
       gid: Deno.gid() ?? 0,
       allowOther: options.allowOther ?? Deno.uid() === 0,
       readers: new SharedArrayBuffer(8),
+      passthrough: Deno.env.get("REALIZE_FUSE_PASSTHROUGH") !== "0",
       log: (() => {
         const s = currentLogSettings();
         return { defaultLevel: s.defaultLevel, levels: [...s.levels], format: s.format };

@@ -160,3 +160,23 @@ Deno.test({
     if (m.mount.passthrough) assert.equal(reader.stats.passthroughOpens, 1);
   },
 });
+
+Deno.test({
+  name: "REALIZE_FUSE_PASSTHROUGH=0 keeps every read in the daemon",
+  ignore: !HAS_FUSE,
+  fn: async () => {
+    Deno.env.set("REALIZE_FUSE_PASSTHROUGH", "0");
+    try {
+      const big = "passthrough off!".repeat(64 * 1024); // 1 MiB
+      await using m = await Mounted.start(big);
+      assert.equal(m.mount.passthrough, false);
+      const req = { arena: DOCS, path: paths.parse("big.bin"), hash: m.hash.toString() };
+      await m.reader.read({ ...req, size: big.length, offset: 0, length: big.length });
+      await until(() => m.b.unreal.blobs.get(m.hash)?.verified === true, "verified");
+      assert.equal(await sh(["cat", `${m.mnt}/docs/big.bin`]), big);
+      assert.equal(m.reader.stats.passthroughOpens, 0);
+    } finally {
+      Deno.env.delete("REALIZE_FUSE_PASSTHROUGH");
+    }
+  },
+});

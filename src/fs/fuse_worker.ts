@@ -41,6 +41,8 @@ export interface WorkerConfig {
   readonly uid: number;
   readonly gid: number;
   readonly allowOther: boolean;
+  /** Negotiate FUSE passthrough (off with `REALIZE_FUSE_PASSTHROUGH=0`). */
+  readonly passthrough: boolean;
   /** Two Int32: cached reads in flight here, and the fence's epoch (`RealizeFsOptions.readers`). */
   readonly readers: SharedArrayBuffer;
   /** The main thread's log levels and format, so the worker filters the same way. */
@@ -170,6 +172,7 @@ function start(config: WorkerConfig): void {
   session = FuseSession.mount(config.mountpoint, fsImpl, {
     fsname: "realize",
     allowOther: config.allowOther,
+    passthrough: config.passthrough,
   });
 }
 
