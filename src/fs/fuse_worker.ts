@@ -145,7 +145,9 @@ function start(config: WorkerConfig): void {
     databases.push(db);
     views.set(
       a.name,
-      new ArenaView(db, new InodeAllocator({ arenaDb: db, globalDb, arena: a.name })),
+      new ArenaView(db, new InodeAllocator({ arenaDb: db, globalDb, arena: a.name }), {
+        local: a.datadir !== null,
+      }),
     );
     const cached = new CachedReads(db, `${a.workdir}/blobs`);
     cachedReads.push(cached);

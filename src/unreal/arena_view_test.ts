@@ -5,6 +5,7 @@ import { HashPool, RealArena } from "../real/mod.ts";
 import { ROOT_INODE } from "../storage/mod.ts";
 import { parseArenaName, UnixTime } from "../types/mod.ts";
 import { A, B, h, p, UnrealFixture } from "./_testing.ts";
+import { ArenaView } from "./arena_view.ts";
 
 function names(f: UnrealFixture, ino: number, limit = 1000): string[] {
   const out: string[] = [];
@@ -128,6 +129,16 @@ Deno.test("local files and directories merge with remote ones; a local file wins
     assert.equal(both.local, true);
     assert.equal(both.size, "my version".length);
     assert.equal(f.fs.lookup(shared.ino, "remote.txt")?.local, false);
+    // Seen as an arena without a datadir (the FUSE worker's view then): only remote files.
+    const remote = new ArenaView(f.db, f.arena.alloc, { local: false });
+    const theirs = remote.lookup(remote.root, "both.txt")!;
+    assert.equal(theirs.local, false);
+    assert.equal(theirs.size, "their version".length);
+    const sharedRemote = remote.lookup(remote.root, "shared")!;
+    assert.equal(remote.lookup(sharedRemote.ino, "local.txt"), null);
+    assert.deepEqual(remote.readdir(sharedRemote.ino, 0, 100)!.map((e) => e.name), [
+      "remote.txt",
+    ]);
   } finally {
     await real.stop();
     await pool.close();
