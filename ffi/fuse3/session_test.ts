@@ -141,3 +141,40 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "an overlay mounts on top of a passthrough mount, and reads through it skip the daemon",
+  ignore: !HAS_FUSE,
+  fn: async () => {
+    const backing = await Deno.makeTempFile({ prefix: "realize_backing_" });
+    const base = await Deno.makeTempDir({ prefix: "realize_overlay_" });
+    try {
+      const bytes = Uint8Array.from({ length: 3 << 20 }, (_, i) => i & 0xff); // as memfs serves it
+      await Deno.writeFile(backing, bytes);
+      for (const d of ["upper", "work", "merged"]) await Deno.mkdir(`${base}/${d}`);
+      await withMount(0, async (dir, worker, passthrough) => {
+        const merged = `${base}/merged`;
+        const mount = await run([
+          "mount",
+          "-t",
+          "overlay",
+          "overlay",
+          "-o",
+          `lowerdir=${dir},upperdir=${base}/upper,workdir=${base}/work`,
+          merged,
+        ]);
+        assert.equal(mount.code, 0, `overlay over the FUSE mount: ${mount.err}`);
+        try {
+          assert.deepEqual(await Deno.readFile(`${merged}/pt`), bytes);
+          const counts = await ask(worker, { counts: true }) as { ptReads: number };
+          if (passthrough) assert.equal(counts.ptReads, 0, "read by the kernel, not the daemon");
+        } finally {
+          assert.equal((await run(["umount", merged])).code, 0);
+        }
+      }, backing);
+    } finally {
+      await Deno.remove(backing);
+      await Deno.remove(base, { recursive: true });
+    }
+  },
+});
