@@ -25,14 +25,13 @@ import { assert } from "../util/mod.ts";
 import { ByteReader, varintSize, writeU64, writeVarint } from "./_codec.ts";
 import { DeltaError } from "./errors.ts";
 import {
-  BLOCK_SIZE_MAX,
-  BLOCK_SIZE_MIN,
   checkDataLength,
   DELTA_DATA_MAX,
   FORMAT_VERSION,
   packWeak,
   type ParsedSignature,
   parseSignature,
+  readFormatHeader,
   rollWeak,
   STRONG_SIZE,
   strongHash,
@@ -378,15 +377,7 @@ export function delta(signature: Uint8Array, newData: Uint8Array): Uint8Array {
  * @throws {DeltaError} when it is malformed or exceeds a limit
  */
 export function readDeltaHeader(reader: ByteReader): DeltaHeader {
-  const magic = reader.u8("magic");
-  if (magic !== DELTA_MAGIC) throw reader.error(`magic is ${magic}, not ${DELTA_MAGIC}`);
-  const version = reader.u8("version");
-  if (version !== FORMAT_VERSION) throw reader.error(`unsupported version ${version}`);
-  if (reader.u16("reserved") !== 0) throw reader.error("reserved bytes are not 0");
-  const blockSize = reader.u32("block size");
-  if (blockSize < BLOCK_SIZE_MIN || blockSize > BLOCK_SIZE_MAX) {
-    throw reader.error(`block size ${blockSize} is outside ${BLOCK_SIZE_MIN}..${BLOCK_SIZE_MAX}`);
-  }
+  const blockSize = readFormatHeader(reader, DELTA_MAGIC);
   const oldLength = reader.u64("old length", DELTA_DATA_MAX);
   const newLength = reader.u64("new length", DELTA_DATA_MAX);
   return { blockSize, oldLength, newLength, blockCount: Math.ceil(oldLength / blockSize) };

@@ -157,6 +157,27 @@ export function signature(data: Uint8Array, blockSize: number = BLOCK_SIZE_DEFAU
 }
 
 /**
+ * Reads the start both formats share: magic, version, reserved bytes and block size.
+ *
+ * @param reader positioned at the start
+ * @param magic the format's magic byte
+ * @returns the block size
+ * @throws {DeltaError} when any of them is wrong
+ */
+export function readFormatHeader(reader: ByteReader, magic: number): number {
+  const got = reader.u8("magic");
+  if (got !== magic) throw reader.error(`magic is ${got}, not ${magic}`);
+  const version = reader.u8("version");
+  if (version !== FORMAT_VERSION) throw reader.error(`unsupported version ${version}`);
+  if (reader.u16("reserved") !== 0) throw reader.error("reserved bytes are not 0");
+  const blockSize = reader.u32("block size");
+  if (blockSize < BLOCK_SIZE_MIN || blockSize > BLOCK_SIZE_MAX) {
+    throw reader.error(`block size ${blockSize} is outside ${BLOCK_SIZE_MIN}..${BLOCK_SIZE_MAX}`);
+  }
+  return blockSize;
+}
+
+/**
  * Reads and checks a signature.
  *
  * @param bytes a signature, e.g. from a peer
@@ -165,15 +186,7 @@ export function signature(data: Uint8Array, blockSize: number = BLOCK_SIZE_DEFAU
  */
 export function parseSignature(bytes: Uint8Array): ParsedSignature {
   const reader = new ByteReader(bytes, "signature");
-  const magic = reader.u8("magic");
-  if (magic !== SIGNATURE_MAGIC) throw reader.error(`magic is ${magic}, not ${SIGNATURE_MAGIC}`);
-  const version = reader.u8("version");
-  if (version !== FORMAT_VERSION) throw reader.error(`unsupported version ${version}`);
-  if (reader.u16("reserved") !== 0) throw reader.error("reserved bytes are not 0");
-  const blockSize = reader.u32("block size");
-  if (blockSize < BLOCK_SIZE_MIN || blockSize > BLOCK_SIZE_MAX) {
-    throw reader.error(`block size ${blockSize} is outside ${BLOCK_SIZE_MIN}..${BLOCK_SIZE_MAX}`);
-  }
+  const blockSize = readFormatHeader(reader, SIGNATURE_MAGIC);
   const dataLength = reader.u64("data length", DELTA_DATA_MAX);
   const blockCount = Math.ceil(dataLength / blockSize);
   const expected = SIGNATURE_HEADER_SIZE + blockCount * SIGNATURE_BLOCK_SIZE;

@@ -245,16 +245,7 @@ function removeFromDir(tx: WriteTx, child: Path): void {
 
 function setDefault(tx: WriteTx, v: DefaultVersion, alloc: InodeAllocator | null): void {
   const had = defaultVersion(tx, v.path) !== null;
-  tx.run(
-    `INSERT OR REPLACE INTO unreal_default (${COLUMNS}, parent) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    v.path,
-    v.peer,
-    v.hash?.bytes() ?? null,
-    v.size,
-    v.mtime.secs,
-    v.mtime.nsecs,
-    paths.parent(v.path) ?? "",
-  );
+  putDefault(tx, v);
   if (!had) addToDir(tx, v.path, v.mtime);
   // Nodes (inodes) for remote entries are made now, so listings need not make them.
   if (!had && alloc !== null) ensureNode(tx, v.path, alloc);
