@@ -26,6 +26,17 @@ async function syncOnce(b: TestPeer, a: TestPeer, path: string, content: string)
   await first.close();
 }
 
+/** Forgets what `b` applied, connects it to `a` again and runs `check` while connected. */
+async function reconnected(b: TestPeer, a: TestPeer, check: () => Promise<void>): Promise<void> {
+  b.applied.length = 0;
+  const link = await b.connect(a);
+  try {
+    await check();
+  } finally {
+    await link.close();
+  }
+}
+
 Deno.test("a new peer catches up with every file, then follows live changes", async () => {
   await using a = await TestPeer.start("a", { files: { "x.txt": "x", "d/y.txt": "yy" } });
   await using b = await TestPeer.start("b", { local: false });
@@ -52,14 +63,10 @@ Deno.test("a reconnecting peer resumes where it stopped, without a catch-up", as
   await syncOnce(b, a, "one", "1");
   a.write("two", "2");
   await a.settled();
-  b.applied.length = 0;
-  const second = await b.connect(a);
-  try {
+  await reconnected(b, a, async () => {
     await until(() => shown(b, "two") === h("2").toString(), "resume");
     assert.ok(b.applied.every((x) => !x.catchup), "resumed from the saved position");
-  } finally {
-    await second.close();
-  }
+  });
 });
 
 Deno.test("a peer whose position was trimmed away gets a full catch-up; removals show", async () => {
@@ -81,16 +88,12 @@ Deno.test("a peer whose position was trimmed away gets a full catch-up; removals
   );
   assert.deepEqual(trimmed.lagging, [b.name]);
   assert.ok(trimmed.deleted > 0, "entries were trimmed");
-  b.applied.length = 0;
-  const second = await b.connect(a);
-  try {
+  await reconnected(b, a, async () => {
     await until(() => shown(b, "later") === h("l").toString(), "catch-up adds");
     await until(() => shown(b, "gone") === null, "catch-up removes");
     assert.equal(shown(b, "keep"), h("k").toString());
     assert.ok(b.applied.some((x) => x.catchup), "a full catch-up, not a replay");
-  } finally {
-    await second.close();
-  }
+  });
 });
 
 Deno.test("a peer restarting with a new database is caught up in full", async () => {
@@ -105,15 +108,11 @@ Deno.test("a peer restarting with a new database is caught up in full", async ()
   Deno.removeSync(`${a.datadir}/gone`);
   await a.open();
   await a.settled();
-  b.applied.length = 0;
-  const second = await b.connect(a);
-  try {
+  await reconnected(b, a, async () => {
     await until(() => b.applied.some((x) => x.catchup), "a full catch-up");
     await until(() => shown(b, "gone") === null, "the lost file is removed");
     assert.equal(shown(b, "keep"), h("k").toString());
-  } finally {
-    await second.close();
-  }
+  });
 });
 
 Deno.test("a connection cut mid-read fails the read at once; a new one reads it all", async () => {
