@@ -90,13 +90,7 @@ export class CachedReads {
    *   cannot (then try {@linkcode CachedReads.read})
    */
   splice(hash: Hash, offset: number, length: number, pipe: Pipe): boolean {
-    const fill = (f: OpenBlobFile) => {
-      try {
-        if (pipe.fill(f.file!, offset, length) === length) return true;
-      } catch { /* the main thread reports errors */ }
-      pipe.drain();
-      return null;
-    };
+    const fill = (f: OpenBlobFile) => fillPipe(f, offset, length, pipe);
     return this.#serve(hash, offset, length, fill, () => pipe.drain()) ?? false;
   }
 
@@ -160,12 +154,7 @@ export class CachedReads {
    * @returns false, and the pipe empty, when the file or the pipe cannot give them
    */
   spliceStored(hash: Hash, offset: number, length: number, pipe: Pipe): boolean {
-    const f = this.#current(blobFileName(hash));
-    try {
-      if (f.file !== null && pipe.fill(f.file, offset, length) === length) return true;
-    } catch { /* the main thread reports errors */ }
-    pipe.drain();
-    return false;
+    return fillPipe(this.#current(blobFileName(hash)), offset, length, pipe) ?? false;
   }
 
   /**
@@ -330,6 +319,15 @@ export class CachedReads {
 }
 
 function noop(): void {}
+
+/** Splices a blob's bytes into an empty pipe: `true`, or `null` with the pipe empty again. */
+function fillPipe(f: OpenBlobFile, offset: number, length: number, pipe: Pipe): true | null {
+  try {
+    if (f.file !== null && pipe.fill(f.file, offset, length) === length) return true;
+  } catch { /* the main thread reports errors */ }
+  pipe.drain();
+  return null;
+}
 
 function parse(text: string): ByteRanges {
   return ByteRanges.fromJSON(JSON.parse(text));

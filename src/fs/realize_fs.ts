@@ -339,11 +339,24 @@ export class RealizeFs implements FuseHandlers {
   ): ((r: FuseReply) => void) | null {
     const cached = this.#o.arenas.get(o.arena)?.cached;
     if (cached === undefined) return null;
+    return this.#replyOf(
+      length,
+      (pipe) => cached.spliceStored(o.version, offset, length, pipe),
+      () => cached.readStored(o.version, offset, length),
+    );
+  }
+
+  /** A reply through the pipe when `splice` fills it, else of what `read` gives. */
+  #replyOf(
+    length: number,
+    splice: (pipe: Pipe) => boolean,
+    read: () => Uint8Array | null,
+  ): ((r: FuseReply) => void) | null {
     const pipe = this.#o.pipe;
-    if (pipe !== undefined && length <= pipe.capacity - PAGE_BYTES) {
-      if (cached.spliceStored(o.version, offset, length, pipe)) return (r) => r.pipe(pipe, length);
+    if (pipe !== undefined && length <= pipe.capacity - PAGE_BYTES && splice(pipe)) {
+      return (r) => r.pipe(pipe, length);
     }
-    const bytes = cached.readStored(o.version, offset, length);
+    const bytes = read();
     return bytes === null ? null : (r) => r.buf(bytes);
   }
 
@@ -357,22 +370,17 @@ export class RealizeFs implements FuseHandlers {
     length: number,
   ): ((r: FuseReply) => void) | null {
     const cached = this.#o.arenas.get(o.arena)?.cached;
-    const pipe = this.#o.pipe;
     let reply: ((r: FuseReply) => void) | null = null;
     const epoch = this.#o.readers === undefined ? -1 : Atomics.load(this.#o.readers, 1);
     if (cached?.announced(o.version, ByteRange.of(offset, offset + length), epoch) === true) {
       reply = this.#storedRead(o, offset, length); // fetched ahead, not recorded yet
     }
     if (cached !== undefined && reply === null) {
-      if (
-        pipe !== undefined && length <= pipe.capacity - PAGE_BYTES &&
-        cached.splice(o.version, offset, length, pipe)
-      ) {
-        reply = (r) => r.pipe(pipe, length);
-      } else {
-        const bytes = cached.read(o.version, offset, length);
-        if (bytes !== null) reply = (r) => r.buf(bytes);
-      }
+      reply = this.#replyOf(
+        length,
+        (pipe) => cached.splice(o.version, offset, length, pipe),
+        () => cached.read(o.version, offset, length),
+      );
     }
     const sequential = offset === o.lastEnd;
     o.lastEnd = offset + length;
