@@ -212,11 +212,7 @@ export class FuseReply {
   /** @param e the entry */
   entry(e: EntryOut): void {
     const buf = new Uint8Array(ENTRY_PARAM.size);
-    const view = new DataView(buf.buffer);
-    writeField(view, ENTRY_PARAM.fields.ino, e.attr.ino);
-    writeField(view, ENTRY_PARAM.fields.attr_timeout, e.attrTimeout);
-    writeField(view, ENTRY_PARAM.fields.entry_timeout, e.entryTimeout);
-    writeStat(new DataView(buf.buffer, ENTRY_PARAM.fields.attr[0], STAT.size), e.attr);
+    writeEntryParam(buf, e);
     fuse3().fuse_reply_entry(this.#take(), buf);
   }
 
@@ -307,26 +303,14 @@ export class FuseReply {
    * @returns how many entries were sent
    */
   dir(entries: readonly DirEntryOut[], size: number): number {
-    const req = this.#take();
-    const buf = new Uint8Array(size);
     const st = new Uint8Array(STAT.size);
     const stView = new DataView(st.buffer);
-    let used = 0;
-    let sent = 0;
-    for (const e of entries) {
+    return this.#listing(entries, size, (req, rest, e) => {
       writeField(stView, STAT.fields.st_ino, e.ino);
       writeField(stView, STAT.fields.st_mode, e.mode);
       const name = cString(e.name);
-      const rest = buf.subarray(used);
-      const need = Number(
-        fuse3().fuse_add_direntry(req, rest, BigInt(rest.length), name, st, BigInt(e.next)),
-      );
-      if (need > rest.length) break;
-      used += need;
-      sent++;
-    }
-    fuse3().fuse_reply_buf(req, buf.subarray(0, used), BigInt(used));
-    return sent;
+      return fuse3().fuse_add_direntry(req, rest, BigInt(rest.length), name, st, BigInt(e.next));
+    });
   }
 
   /**
@@ -338,23 +322,29 @@ export class FuseReply {
    * @returns how many entries were sent
    */
   dirPlus(entries: readonly DirPlusEntryOut[], size: number): number {
+    const param = new Uint8Array(ENTRY_PARAM.size);
+    return this.#listing(entries, size, (req, rest, e) => {
+      param.fill(0);
+      writeEntryParam(param, e.entry);
+      const name = cString(e.name);
+      const next = BigInt(e.next);
+      return fuse3().fuse_add_direntry_plus(req, rest, BigInt(rest.length), name, param, next);
+    });
+  }
+
+  /** Adds entries while they fit (`add` returns the size an entry needs), then replies. */
+  #listing<E>(
+    entries: readonly E[],
+    size: number,
+    add: (req: Deno.PointerValue, rest: Uint8Array, e: E) => number | bigint,
+  ): number {
     const req = this.#take();
     const buf = new Uint8Array(size);
-    const param = new Uint8Array(ENTRY_PARAM.size);
-    const view = new DataView(param.buffer);
     let used = 0;
     let sent = 0;
     for (const e of entries) {
-      param.fill(0);
-      writeField(view, ENTRY_PARAM.fields.ino, e.entry.attr.ino);
-      writeField(view, ENTRY_PARAM.fields.attr_timeout, e.entry.attrTimeout);
-      writeField(view, ENTRY_PARAM.fields.entry_timeout, e.entry.entryTimeout);
-      writeStat(new DataView(param.buffer, ENTRY_PARAM.fields.attr[0], STAT.size), e.entry.attr);
-      const name = cString(e.name);
       const rest = buf.subarray(used);
-      const need = Number(
-        fuse3().fuse_add_direntry_plus(req, rest, BigInt(rest.length), name, param, BigInt(e.next)),
-      );
+      const need = Number(add(req, rest, e));
       if (need > rest.length) break;
       used += need;
       sent++;
@@ -362,6 +352,18 @@ export class FuseReply {
     fuse3().fuse_reply_buf(req, buf.subarray(0, used), BigInt(used));
     return sent;
   }
+}
+
+/** Fills a `struct fuse_entry_param` (zeroed: `generation` stays 0). */
+function writeEntryParam(buf: Uint8Array, e: EntryOut): void {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  writeField(view, ENTRY_PARAM.fields.ino, e.attr.ino);
+  writeField(view, ENTRY_PARAM.fields.attr_timeout, e.attrTimeout);
+  writeField(view, ENTRY_PARAM.fields.entry_timeout, e.entryTimeout);
+  writeStat(
+    new DataView(buf.buffer, buf.byteOffset + ENTRY_PARAM.fields.attr[0], STAT.size),
+    e.attr,
+  );
 }
 
 function writeStat(view: DataView, a: Attr): void {
