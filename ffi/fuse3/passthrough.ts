@@ -46,9 +46,14 @@ const O_CLOEXEC = 0o2000000;
  * @returns true for INIT
  */
 export function isInit(buf: Uint8Array): boolean {
+  return request(buf)?.getUint32(4) === FUSE_INIT;
+}
+
+/** The request a `struct fuse_buf` holds, or `null`. */
+function request(buf: Uint8Array): Deno.UnsafePointerView | null {
   const mem = new DataView(buf.buffer).getBigUint64(FUSE_BUF.fields.mem[0], true);
-  if (mem === 0n) return false;
-  return new Deno.UnsafePointerView(Deno.UnsafePointer.create(mem)!).getUint32(4) === FUSE_INIT;
+  const p = Deno.UnsafePointer.create(mem);
+  return p === null ? null : new Deno.UnsafePointerView(p);
 }
 
 /**
@@ -60,9 +65,8 @@ export function isInit(buf: Uint8Array): boolean {
  * @returns whether passthrough was negotiated (false: libfuse answered as usual)
  */
 export function processInit(se: Deno.PointerValue, buf: Uint8Array, device: number): boolean {
-  const mem = new DataView(buf.buffer).getBigUint64(FUSE_BUF.fields.mem[0], true);
-  const req = new Deno.UnsafePointerView(Deno.UnsafePointer.create(mem)!);
-  const offered = (req.getUint32(INIT_IN_FLAGS) & FUSE_INIT_EXT) !== 0 &&
+  const req = request(buf);
+  const offered = req !== null && (req.getUint32(INIT_IN_FLAGS) & FUSE_INIT_EXT) !== 0 &&
     (req.getUint32(INIT_IN_FLAGS2) & FLAGS2_PASSTHROUGH) !== 0;
   if (!offered) {
     fuse3().fuse_session_process_buf(se, buf);
@@ -77,6 +81,7 @@ export function processInit(se: Deno.PointerValue, buf: Uint8Array, device: numb
   const [r, w] = [fds[0]!, fds[1]!];
   const saved = c.dup(device);
   let reply = new Uint8Array(0);
+  let writer = w;
   try {
     if (saved < 0 || c.dup2(w, device) < 0) {
       fuse3().fuse_session_process_buf(se, buf);
@@ -87,12 +92,14 @@ export function processInit(se: Deno.PointerValue, buf: Uint8Array, device: numb
     } finally {
       c.dup2(saved, device);
     }
+    c.close(writer); // no writer left: the read below ends even if libfuse wrote nothing
+    writer = -1;
     const out = new Uint8Array(256);
     const n = Number(c.read(r, out, BigInt(out.length)));
     reply = out.subarray(0, Math.max(0, n));
   } finally {
     c.close(r);
-    c.close(w);
+    if (writer >= 0) c.close(writer); // never twice: the number may be another file's by then
     if (saved >= 0) c.close(saved);
   }
   const view = new DataView(reply.buffer, reply.byteOffset, reply.byteLength);
