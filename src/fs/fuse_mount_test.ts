@@ -101,6 +101,8 @@ Deno.test({
     assert.ok(reader.stats.fromCache > before.fromCache, "the worker's hits are counted");
     assert.equal(b.unreal.blobs.get(hash)?.open, true, "touched: the main thread holds it");
     if (m.mount.passthrough) {
+      // The worker says so by message: wait for it, then check it said it once.
+      await until(() => reader.stats.passthroughOpens > 0, "the passthrough open noted");
       assert.equal(reader.stats.passthroughOpens, 1, "the kernel reads the verified blob itself");
     }
   },
@@ -157,7 +159,39 @@ Deno.test({
       held.close();
     }
     assert.equal(await sh(["cat", file]), big, "an open after it was closed");
-    if (m.mount.passthrough) assert.equal(reader.stats.passthroughOpens, 1);
+    if (m.mount.passthrough) {
+      await until(() => reader.stats.passthroughOpens > 0, "the passthrough open noted");
+      assert.equal(reader.stats.passthroughOpens, 1);
+    }
+  },
+});
+
+Deno.test({
+  name: "a file open with passthrough stays readable after its blob is removed from the cache",
+  ignore: !HAS_FUSE,
+  fn: async () => {
+    const big = "0a1b2c3d4e5f6g7h".repeat(128 * 1024); // 2 MiB
+    await using m = await Mounted.start(big);
+    const req = { arena: DOCS, path: paths.parse("big.bin"), hash: m.hash.toString() };
+    await m.reader.read({ ...req, size: big.length, offset: 0, length: big.length });
+    await until(() => m.b.unreal.blobs.get(m.hash)?.verified === true, "verified");
+    const held = await Deno.open(`${m.mnt}/docs/big.bin`, { read: true });
+    try {
+      if (m.mount.passthrough) {
+        await until(() => m.reader.stats.passthroughOpens === 1, "opened with passthrough");
+      }
+      m.b.unreal.blobs.remove(m.hash); // evicted while open
+      assert.equal(m.b.unreal.blobs.get(m.hash), null);
+      const got = new Uint8Array(big.length);
+      for (let n = 0; n < got.length;) {
+        const r = await held.read(got.subarray(n));
+        if (r === null) break;
+        n += r;
+      }
+      assert.equal(new TextDecoder().decode(got), big);
+    } finally {
+      held.close();
+    }
   },
 });
 
