@@ -231,15 +231,21 @@ Deno.test({
   },
 });
 
+/** Node `b` alone (no peers), with an empty directory to mount on. */
+async function loneNode(dir: string): Promise<{ b: Node; mnt: string }> {
+  const b = await node(dir, "b");
+  writeConfig(b, "");
+  const mnt = `${b.dir}/mnt`;
+  await Deno.mkdir(mnt);
+  return { b, mnt };
+}
+
 Deno.test({
   name: "/health turns 503 with the reason when the mount is taken away; SIGTERM still exits 0",
   ignore: !HAS_FUSE,
   fn: async () => {
     using tmp = tempDir();
-    const b = await node(tmp.path, "b");
-    writeConfig(b, "");
-    const mnt = `${b.dir}/mnt`;
-    await Deno.mkdir(mnt);
+    const { b, mnt } = await loneNode(tmp.path);
     const p = daemon(b, ["--fuse", mnt]);
     const health = async () => {
       const r = await run([
@@ -299,10 +305,7 @@ Deno.test({
   ignore: !HAS_FUSE,
   fn: async () => {
     using tmp = tempDir();
-    const b = await node(tmp.path, "b");
-    writeConfig(b, "");
-    const mnt = `${b.dir}/mnt`;
-    await Deno.mkdir(mnt);
+    const { b, mnt } = await loneNode(tmp.path);
     const main = [Deno.execPath(), "run", "-A", `${REPO}/main.ts`, "--config", b.config];
     const expect = (r: { code: number; stderr: string }, line: RegExp, mounted: string | null) => {
       assert.equal(r.code, 1, r.stderr);
