@@ -646,9 +646,9 @@ export class BlobStore {
   #evictBatch(needBytes: number): Victim[] {
     this.#flushTouches();
     const isOpen = (hash: Hash) => this.#open.has(blobFileName(hash));
-    this.#fence?.invalidate();
     const victims = this.#db.write((tx) => {
       const chosen = chooseVictims(tx, needBytes, isOpen);
+      if (chosen.length > 0) this.#fence?.invalidate(); // before the deletion commits
       for (const victim of chosen) deleteBlobRow(tx, victim.hash);
       return chosen;
     });
