@@ -4,6 +4,7 @@ import { GLOBAL_INODE_SCHEMA, openArenaDatabase, openGlobalDatabase } from "../s
 import {
   type ArenaName,
   Hash,
+  type Mark,
   parseArenaName,
   parsePeerName,
   paths,
@@ -88,7 +89,10 @@ class Fixture {
   readonly hash: Hash;
   readonly reader: RemoteReader;
 
-  constructor(size: number, options: { quotaBytes?: number; peerWaitMs?: number } = {}) {
+  constructor(
+    size: number,
+    options: { quotaBytes?: number; peerWaitMs?: number; mark?: Mark } = {},
+  ) {
     this.unreal = UnrealArena.open({
       name: DOCS,
       db: this.db,
@@ -109,9 +113,9 @@ class Fixture {
       hash: this.hash,
     }]);
     this.reader = new RemoteReader(
-      new Map<ArenaName, { unreal: UnrealArena; mark: "watch" }>([[DOCS, {
+      new Map<ArenaName, { unreal: UnrealArena; mark: Mark }>([[DOCS, {
         unreal: this.unreal,
-        mark: "watch",
+        mark: options.mark ?? "watch",
       }]]),
       () => this.peer.household(),
       { peerWaitMs: options.peerWaitMs ?? 200 },
@@ -295,4 +299,17 @@ Deno.test("ensure() of a chunk larger than the whole cache returns its bytes", a
   assert.deepEqual(got, f.expected(MiB + 5, 900 * KiB));
   assert.ok(f.unreal.blobs.usage().total <= 512 * KiB);
   assert.deepEqual(await f.read(MiB + 5, 900 * KiB), f.expected(MiB + 5, 900 * KiB));
+});
+
+Deno.test("a kept file larger than the cache is served from memory, fetched once", async () => {
+  // A protected blob never trims itself: once the quota is full its writes are skipped,
+  // and the chunk (with the pieces stored before) is kept in memory for the reader.
+  await using f = new Fixture(3 * MiB, { quotaBytes: 512 * KiB, mark: "keep" });
+  const got = await f.reader.ensure(f.req(MiB + 5, 900 * KiB));
+  assert.ok(got !== null, "the cache could not keep the chunk");
+  assert.deepEqual(got, f.expected(MiB + 5, 900 * KiB));
+  assert.ok(f.unreal.blobs.usage().total <= 512 * KiB);
+  const requests = f.peer.requests.length;
+  assert.deepEqual(await f.read(MiB + 100, 800 * KiB), f.expected(MiB + 100, 800 * KiB));
+  assert.equal(f.peer.requests.length, requests, "served from the chunk kept in memory");
 });
