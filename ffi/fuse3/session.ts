@@ -156,6 +156,11 @@ export class FuseReply {
     this.#session = session;
   }
 
+  /** Whether {@linkcode FuseReply.openPassthrough} can be tried (the kernel agreed at INIT). */
+  get passthrough(): boolean {
+    return this.#session().passthrough;
+  }
+
   /**
    * Answers an open with passthrough: the kernel reads `file` itself, and no read of this
    * open file reaches the filesystem (see `passthrough.ts`).

@@ -429,6 +429,7 @@ export class RealizeFs implements FuseHandlers {
     o: Extract<Open, { kind: "remote" }>,
     fh: number,
   ): number | null {
+    if (!r.passthrough) return null; // no query for nothing
     const blob = a.cached?.complete(o.version, o.size) ?? null;
     if (blob === null) return null;
     let file: ReadOnlyFile;
