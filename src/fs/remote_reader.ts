@@ -135,7 +135,7 @@ export class RemoteReader {
     if (end <= req.offset) return new Uint8Array(0);
     if (blob.handle.present().contains(ByteRange.of(req.offset, end))) {
       this.stats.fromCache++;
-      blob.handle.read(req.offset, 1); // a read is what moves a blob up in the LRU order
+      blob.handle.touch(); // the worker reads it: it moves up in the LRU order
       if (sequential) this.#readAhead(arena, req, hash, blob);
       return null;
     }
@@ -228,7 +228,7 @@ export class RemoteReader {
     if (!this.#blobs.has(req.hash) && arena.unreal.blobs.get(hash) === null) return;
     const blob = this.#blob(arena, req, hash);
     blob.lastEnd = req.offset + req.length;
-    blob.handle.read(req.offset, 1); // a read is what moves a blob up in the LRU order
+    blob.handle.touch();
     if (note.ahead) this.#readAhead(arena, req, hash, blob);
   }
 

@@ -27,6 +27,8 @@ export interface ReadOptions {
 export interface BlobHost {
   /** Reads for a handle. */
   read(blob: BlobFile, offset: number, length: number, buffer?: Uint8Array): ReadResult;
+  /** Moves a blob up in the LRU order. */
+  touch(blob: BlobFile): void;
   /** Writes for a handle. */
   write(blob: BlobFile, offset: number, data: Uint8Array): WriteResult;
   /** Records what was written. */
@@ -81,6 +83,17 @@ export class BlobHandle {
   read(offset: number, length: number, options: ReadOptions = {}): ReadResult {
     this.#checkOpen();
     return this.#host.read(this.#blob, offset, length, options.buffer);
+  }
+
+  /**
+   * Moves the blob up in the cache's LRU order, as a read does, without reading (its
+   * bytes were read elsewhere: the FUSE worker, the kernel).
+   *
+   * @throws {BlobError} when the handle or store is closed
+   */
+  touch(): void {
+    this.#checkOpen();
+    this.#host.touch(this.#blob);
   }
 
   /**

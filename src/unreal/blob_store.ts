@@ -162,6 +162,10 @@ export class BlobStore {
     assert(this.#flushBytes > 0, "flushBytes is positive");
     this.#host = {
       read: (blob, offset, length, buffer) => this.#read(blob, offset, length, buffer),
+      touch: (blob) => {
+        this.#checkOpen();
+        this.#touch(blob);
+      },
       write: (blob, offset, data) => this.#write(blob, offset, data),
       flush: (blob) => this.#flushNow(blob),
       release: (blob) => this.#release(blob),

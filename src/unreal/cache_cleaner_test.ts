@@ -256,3 +256,19 @@ Deno.test("the reader fence runs after the database forgot trimmed bytes, before
   s.setReaderFence(null);
   await blob.close();
 });
+
+Deno.test("BlobHandle.touch() moves a blob up in the LRU order without reading it", async () => {
+  await using f = new BlobFixture();
+  const s = f.store;
+  const known: Record<string, Hash> = {};
+  for (const name of ["a", "b", "c"]) known[name] = await cache(s, name, BLOB);
+  const b = s.open(known.b!, BLOB);
+  const c = s.open(known.c!, BLOB);
+  await c.close();
+  b.touch(); // after c's open: b is now the most recent
+  await b.close();
+  s.setLimits(maxBytes(BLOB));
+  assert.deepEqual(names((await s.enforce()).evicted, known), ["a", "c"]);
+  await b.close();
+  assert.throws(() => b.touch(), /closed/);
+});
