@@ -471,7 +471,7 @@ export class FuseSession {
   #drained: (() => void) | null = null;
   #device = -1;
   #passthrough = false;
-  #initialized = false;
+  #sawInit = false;
   #wantPassthrough = true;
   #unmounting: Promise<void> | null = null;
 
@@ -518,8 +518,8 @@ export class FuseSession {
           const n = fuse3().fuse_session_receive_buf(se, buf);
           const now = performance.now();
           if (n > 0) {
-            if (!this.#initialized && this.#wantPassthrough && isInit(buf)) {
-              this.#initialized = true;
+            if (!this.#sawInit && this.#wantPassthrough && isInit(buf)) {
+              this.#sawInit = true;
               this.#passthrough = processInit(se, buf, fd);
             } else fuse3().fuse_session_process_buf(se, buf);
             last = now;
