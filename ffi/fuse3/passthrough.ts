@@ -9,8 +9,8 @@
  * - OPEN: the backing file is registered with `FUSE_DEV_IOC_BACKING_OPEN` and the reply
  *   (`FOPEN_PASSTHROUGH` and the backing id) written to the device directly; libfuse's
  *   request is then freed without a reply. The id must stay registered until the kernel
- *   has handled the reply (closing it at once made the open fail with EIO): it is closed
- *   when the file is released.
+ *   has handled the reply (closing it at once made the open fail with EIO); it holds the
+ *   file, so opens may share one id until the last is released.
  *
  * @module
  */
@@ -121,27 +121,36 @@ export function processInit(se: Deno.PointerValue, buf: Uint8Array, device: numb
 }
 
 /**
- * Answers an OPEN with passthrough to `file`.
+ * Registers a backing file with the kernel.
+ *
+ * @param device the session's device descriptor
+ * @param file the backing file (it may be closed once this returns: the id holds it)
+ * @returns its backing id, or `null` when the kernel refuses it (no CAP_SYS_ADMIN, a
+ *   stacked filesystem)
+ */
+export function openBacking(device: number, file: ReadOnlyFile): number | null {
+  const map = new Uint8Array(16); // struct fuse_backing_map { s32 fd; u32 flags; u64 padding; }
+  new DataView(map.buffer).setInt32(0, file.descriptor, true);
+  const id = libc().ioctl(device, FUSE_DEV_IOC_BACKING_OPEN, map);
+  return id < 0 ? null : id;
+}
+
+/**
+ * Answers an OPEN with passthrough to a registered backing file.
  *
  * @param req the request (freed here when the reply was sent)
  * @param device the session's device descriptor
  * @param fh the file handle to give the kernel
- * @param file the backing file (it may be closed once this returns)
- * @returns the backing id, to close with {@linkcode closeBacking} when the file is
- *   released; or `null`, with nothing sent and the request still to answer, when the
- *   kernel refuses the backing file
+ * @param id the backing id ({@linkcode openBacking}); it must stay registered until the
+ *   kernel has handled the reply (closing it at once made the open fail with EIO)
+ * @returns false, with nothing sent and the request still to answer, when writing failed
  */
-export function openPassthrough(
+export function replyPassthrough(
   req: Deno.PointerValue,
   device: number,
   fh: number,
-  file: ReadOnlyFile,
-): number | null {
-  const c = libc();
-  const map = new Uint8Array(16); // struct fuse_backing_map { s32 fd; u32 flags; u64 padding; }
-  new DataView(map.buffer).setInt32(0, file.descriptor, true);
-  const id = c.ioctl(device, FUSE_DEV_IOC_BACKING_OPEN, map);
-  if (id < 0) return null;
+  id: number,
+): boolean {
   const unique = new Deno.UnsafePointerView(req!).getBigUint64(REQ_UNIQUE);
   const reply = new Uint8Array(32);
   const v = new DataView(reply.buffer);
@@ -151,12 +160,9 @@ export function openPassthrough(
   v.setBigUint64(16, BigInt(fh), true); // fuse_open_out { fh, open_flags, backing_id }
   v.setUint32(24, FOPEN_PASSTHROUGH, true);
   v.setInt32(28, id, true);
-  if (Number(c.write(device, reply, BigInt(reply.length))) !== reply.length) {
-    closeBacking(device, id);
-    return null;
-  }
+  if (Number(libc().write(device, reply, BigInt(reply.length))) !== reply.length) return false;
   fuse3().fuse_reply_none(req); // frees libfuse's request; the reply is out
-  return id;
+  return true;
 }
 
 /**

@@ -22,7 +22,7 @@
 import { cString, ErrnoError, lastErrno, libc } from "../libc/library.ts";
 import type { Pipe } from "../libc/pipe.ts";
 import type { ReadOnlyFile } from "../libc/read_only_file.ts";
-import { closeBacking, isInit, openPassthrough, processInit } from "./passthrough.ts";
+import { closeBacking, isInit, openBacking, processInit, replyPassthrough } from "./passthrough.ts";
 import { MNT, umount } from "../libc/mount.ts";
 import { writeField } from "../libc/structs.ts";
 import { fuse3 } from "./library.ts";
@@ -162,28 +162,33 @@ export class FuseReply {
   }
 
   /**
-   * Answers an open with passthrough: the kernel reads `file` itself, and no read of this
-   * open file reaches the filesystem (see `passthrough.ts`).
+   * Answers an open with passthrough: the kernel reads the backing file itself, and no
+   * read of this open file reaches the filesystem (see `passthrough.ts`).
    *
    * @param fh the file handle
-   * @param file the backing file (it may be closed once this returns)
-   * @returns the backing id, to give to {@linkcode FuseReply.closeBacking} when the file is
-   *   released; or `null`, with nothing sent, when the session has no passthrough or the
-   *   kernel refuses the file (then answer with {@linkcode FuseReply.open})
+   * @param backing the backing file (it may be closed once this returns), or the id an
+   *   earlier open of the same file got (one id may serve many opens)
+   * @returns the backing id, to give to {@linkcode FuseReply.closeBacking} once no open
+   *   file uses it; or `null`, with nothing sent, when the session has no passthrough or
+   *   the kernel refuses the file (then answer with {@linkcode FuseReply.open})
    */
-  openPassthrough(fh: number, file: ReadOnlyFile): number | null {
+  openPassthrough(fh: number, backing: ReadOnlyFile | number): number | null {
     if (this.#sent) throw new Error("FUSE request answered twice (a bug)");
     const s = this.#session();
     if (!s.passthrough) return null;
-    const id = openPassthrough(this.#req, s.device, fh, file);
+    const id = typeof backing === "number" ? backing : openBacking(s.device, backing);
     if (id === null) return null;
+    if (!replyPassthrough(this.#req, s.device, fh, id)) {
+      if (typeof backing !== "number") closeBacking(s.device, id);
+      return null;
+    }
     this.#sent = true;
     this.#onSent();
     return id;
   }
 
   /**
-   * Unregisters the backing file of a released passthrough file (before answering).
+   * Unregisters a backing file no open file uses any more (before answering a release).
    *
    * @param id what {@linkcode FuseReply.openPassthrough} returned
    */

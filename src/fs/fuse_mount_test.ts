@@ -189,6 +189,8 @@ Deno.test({
         n += r;
       }
       assert.equal(new TextDecoder().decode(got), big);
+      // Another open joins the first one's backing file: the blob is gone from the cache.
+      assert.equal(await sh(["cat", `${m.mnt}/docs/big.bin`]), big, "a second open");
     } finally {
       held.close();
     }

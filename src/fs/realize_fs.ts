@@ -130,14 +130,19 @@ type Open =
     lastEnd: number;
     /** Where the main thread was last asked to fetch ahead from. */
     aheadAskedAt: number;
-    /** Served by the kernel from the blob (passthrough): the id to release. */
-    backingId?: number;
+    /** Served by the kernel from the blob (passthrough). */
+    passthrough?: boolean;
   };
 
 /** How an inode's open files are served: the kernel refuses to mix the two. */
 interface Modes {
   passthrough: number;
   cached: number;
+  /**
+   * The backing id the passthrough opens share: it holds the blob file, so later opens
+   * work even if the blob was evicted meanwhile. Closed with the last of them.
+   */
+  backingId: number | null;
 }
 
 /** FUSE handlers over the realize view. */
@@ -246,11 +251,12 @@ export class RealizeFs implements FuseHandlers {
         lastEnd: 0,
         aheadAskedAt: -Infinity,
       };
-      const modes = this.#modes.get(ino) ?? { passthrough: 0, cached: 0 };
+      const modes = this.#modes.get(ino) ?? { passthrough: 0, cached: 0, backingId: null };
       this.#modes.set(ino, modes);
-      const backingId = modes.cached === 0 ? this.#passthrough(r, a, o, fh) : null;
+      const backingId = modes.cached === 0 ? this.#passthrough(r, a, o, fh, modes) : null;
       if (backingId !== null) {
-        this.#open.set(fh, { ...o, backingId });
+        this.#open.set(fh, { ...o, passthrough: true });
+        modes.backingId = backingId;
         modes.passthrough++;
         // The main thread keeps the blob open a while and recent in the LRU order.
         this.#o.touch?.({ arena, path, hash, size: o.size, offset: 0, length: 1 }, {
@@ -261,7 +267,7 @@ export class RealizeFs implements FuseHandlers {
         return;
       }
       if (modes.passthrough > 0) {
-        throw new FsError(ERRNO.EBUSY, `${arena}/${path} is open with its blob, which is gone`);
+        throw new FsError(ERRNO.EBUSY, `${arena}/${path}: its open files could not be joined`);
       }
       this.#open.set(fh, o);
       modes.cached++;
@@ -409,10 +415,12 @@ export class RealizeFs implements FuseHandlers {
     if (o?.kind === "local") o.file.close();
     const modes = this.#modes.get(ino);
     if (o?.kind === "remote" && modes !== undefined) {
-      if (o.backingId !== undefined) {
-        r.closeBacking(o.backingId);
-        modes.passthrough--;
-      } else modes.cached--;
+      if (o.passthrough === true) modes.passthrough--;
+      else modes.cached--;
+      if (modes.passthrough <= 0 && modes.backingId !== null) {
+        r.closeBacking(modes.backingId);
+        modes.backingId = null;
+      }
       if (modes.passthrough <= 0 && modes.cached <= 0) this.#modes.delete(ino);
     }
     r.err(0);
@@ -428,8 +436,10 @@ export class RealizeFs implements FuseHandlers {
     a: FsArena,
     o: Extract<Open, { kind: "remote" }>,
     fh: number,
+    modes: Modes,
   ): number | null {
     if (!r.passthrough) return null; // no query for nothing
+    if (modes.backingId !== null) return r.openPassthrough(fh, modes.backingId);
     const blob = a.cached?.complete(o.version, o.size) ?? null;
     if (blob === null) return null;
     let file: ReadOnlyFile;
