@@ -31,7 +31,7 @@ import {
   UnixTime,
 } from "../types/mod.ts";
 import { assert, unreachable } from "../util/mod.ts";
-import { ensureNode } from "./tree.ts";
+import { addNode, ensureNode } from "./tree.ts";
 
 /** A version of a file as a peer reported it. */
 export interface RemoteVersion {
@@ -460,15 +460,7 @@ function ensureNodes(tx: WriteTx, of: readonly Path[], alloc: InodeAllocator): v
       parent = inos.get(parentPath) ?? ensureNode(tx, parentPath, alloc);
       inos.set(parentPath, parent);
     }
-    const ino = alloc.next(tx);
-    tx.run(
-      "INSERT INTO unreal_node (ino, parent, name, path) VALUES (?, ?, ?, ?)",
-      ino,
-      parent,
-      paths.name(path),
-      path,
-    );
-    inos.set(path, ino);
+    inos.set(path, addNode(tx, path, parent, alloc));
   }
 }
 

@@ -109,6 +109,32 @@ export function nodeByPath(tx: ReadTx, path: Path): Node | null {
 }
 
 /**
+ * Makes the node of a path whose parent's node exists (or the root's, `parent` null).
+ *
+ * @param tx a write transaction on the arena database
+ * @param path the path, without a node yet
+ * @param parent the parent's inode
+ * @param alloc the arena's inode allocator
+ * @returns the new inode
+ */
+export function addNode(
+  tx: WriteTx,
+  path: Path,
+  parent: number | null,
+  alloc: InodeAllocator,
+): number {
+  const ino = alloc.next(tx);
+  tx.run(
+    "INSERT INTO unreal_node (ino, parent, name, path) VALUES (?, ?, ?, ?)",
+    ino,
+    parent,
+    paths.name(path),
+    path,
+  );
+  return ino;
+}
+
+/**
  * The inode of a path, creating its node and its parents' nodes as needed.
  *
  * @param tx a write transaction on the arena database
@@ -121,14 +147,7 @@ export function ensureNode(tx: WriteTx, path: Path, alloc: InodeAllocator): numb
   if (existing !== undefined) return existing.ino;
   const parentPath = paths.parent(path);
   const parent = parentPath === null ? null : ensureNode(tx, parentPath, alloc);
-  const ino = alloc.next(tx);
-  tx.run(
-    "INSERT INTO unreal_node (ino, parent, name, path) VALUES (?, ?, ?, ?)",
-    ino,
-    parent,
-    paths.name(path),
-    path,
-  );
+  const ino = addNode(tx, path, parent, alloc);
   return ino;
 }
 
