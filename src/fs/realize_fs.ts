@@ -14,7 +14,14 @@ import type { Attr as FuseAttr, FuseHandlers, FuseReply } from "../../ffi/fuse3/
 import { type Pipe, ReadOnlyFile } from "../../ffi/libc/mod.ts";
 import { clearMark, type Database, getMark, markFor, ROOT_INODE, setMark } from "../storage/mod.ts";
 import { type ArenaName, ByteRange, Hash, isMark, type Mark, type Path } from "../types/mod.ts";
-import { type Attr, type Filesystem, listPath, nodeByIno, statusText } from "../unreal/mod.ts";
+import {
+  type Attr,
+  type Filesystem,
+  listPath,
+  nodeByIno,
+  statusText,
+  type Versioned,
+} from "../unreal/mod.ts";
 import { logger } from "../util/mod.ts";
 import type { CachedReads } from "./cached_reads.ts";
 import { ERRNO, errnoOf, FsError } from "./errno.ts";
@@ -212,9 +219,9 @@ export class RealizeFs implements FuseHandlers {
   }
 
   /** The arena, path and attributes of a file inode. */
-  #file(ino: number): { arena: ArenaName; a: FsArena; path: Path; attr: Attr } {
+  #file(ino: number): { arena: ArenaName; a: FsArena; path: Path; attr: Versioned } {
     const owner = this.#o.fs.arenaOf(ino);
-    const attr = this.#o.fs.getattr(ino);
+    const attr = this.#o.fs.versionOf(ino);
     if (owner === null || attr === null) throw new FsError(ERRNO.ENOENT, `no inode ${ino}`);
     if (attr.kind === "dir") throw new FsError(ERRNO.EISDIR, `inode ${ino} is a directory`);
     const a = this.#o.arenas.get(owner.arena)!;
@@ -277,10 +284,10 @@ export class RealizeFs implements FuseHandlers {
   }
 
   /** A file announced before its hash (#musthash): wait a little for the hash to arrive. */
-  async #hashed(ino: number): Promise<Attr> {
+  async #hashed(ino: number): Promise<Versioned> {
     const deadline = Date.now() + PENDING_WAIT_MS;
     for (;;) {
-      const a = this.#o.fs.getattr(ino);
+      const a = this.#o.fs.versionOf(ino);
       if (a === null) throw new FsError(ERRNO.ENOENT, `no inode ${ino}`);
       if (a.hash !== null || Date.now() > deadline) return a;
       await new Promise((r) => setTimeout(r, 50));
@@ -505,10 +512,10 @@ export class RealizeFs implements FuseHandlers {
   }
 
   /** The arena, its database and the path of an inode inside an arena (for xattrs). */
-  #where(ino: number): { a: FsArena; path: Path; attr: Attr } | null {
+  #where(ino: number): { a: FsArena; path: Path; attr: Versioned } | null {
     if (ino === ROOT_INODE) return null;
     const owner = this.#o.fs.arenaOf(ino);
-    const attr = this.#o.fs.getattr(ino);
+    const attr = this.#o.fs.versionOf(ino);
     if (owner === null || attr === null) return null;
     const a = this.#o.arenas.get(owner.arena)!;
     const path = a.db.read((tx) => nodeByIno(tx, ino))?.path;

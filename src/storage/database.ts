@@ -544,22 +544,24 @@ class Connection {
   }
 
   #prepare(sql: string, arrays = false): StatementSync {
-    const key = arrays ? `\0arrays\0${sql}` : sql;
-    let statement = this.#statements.get(key);
+    // Two caches rather than one keyed by a flag-prefixed text: building and hashing that
+    // key on every call was a tenth of a warm lookup (measured).
+    const cache = arrays ? this.#arrayStatements : this.#statements;
+    let statement = cache.get(sql);
     if (statement !== undefined) {
-      this.#statements.delete(key); // re-inserted below: most recently used last
+      cache.delete(sql); // re-inserted below: most recently used last
     } else {
       statement = this.#conn.prepare(sql);
       // In node:sqlite at runtime, missing from Deno's types.
       if (arrays) {
         (statement as unknown as { setReturnArrays(on: boolean): void }).setReturnArrays(true);
       }
-      if (this.#statements.size >= STATEMENTS_CACHED_MAX) {
-        const oldest = this.#statements.keys().next();
-        if (oldest.done !== true) this.#statements.delete(oldest.value);
+      if (cache.size >= STATEMENTS_CACHED_MAX) {
+        const oldest = cache.keys().next();
+        if (oldest.done !== true) cache.delete(oldest.value);
       }
     }
-    this.#statements.set(key, statement);
+    cache.set(sql, statement);
     return statement;
   }
 

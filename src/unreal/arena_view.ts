@@ -3,10 +3,11 @@
  * index (the real) and the remote default versions (the unreal), with stable inodes.
  *
  * Precedence at a path: a local file, else a local directory, else the remote default
- * version, else a remote directory. Reads come from one SQL statement per call (the
- * node joined with the four tables that can say what is at its path), so a warm lookup
- * is a handful of microseconds. Nodes for entries nobody looked at yet are created on
- * the first lookup, or for a whole directory when a listing starts.
+ * version, else a remote directory. Reads come from one row per entry: the node carries
+ * what the four tables that can say what is at its path hold (triggers keep it, see
+ * `tree.ts`), so a warm lookup is one index search and a few microseconds. Nodes for
+ * entries nobody looked at yet are created on the first lookup, or for a whole
+ * directory when a listing starts.
  *
  * @module
  */
@@ -29,7 +30,11 @@ export interface Attr {
   readonly perm: number;
   /** Whether the entry is local (in the datadir) rather than remote only. */
   readonly local: boolean;
-  /** Content hash of a file, `null` while unknown (pending). */
+}
+
+/** Attributes with the version shown: what an open needs. */
+export interface Versioned extends Attr {
+  /** Content hash of a file, `null` for a directory or while unknown (pending). */
   readonly hash: Hash | null;
 }
 
@@ -54,108 +59,84 @@ const FILE_PERM = 0o644;
 const DIR_PERM = 0o755;
 const DIR_SIZE = 4096;
 
-/** Column positions in a row of {@linkcode SELECT}. */
-const C = {
-  ino: 0,
-  path: 1,
-  lSize: 2,
-  lSecs: 3,
-  lNsecs: 4,
-  lHash: 5,
-  lDir: 6,
-  rSize: 7,
-  rSecs: 8,
-  rNsecs: 9,
-  rHash: 10,
-  dSecs: 11,
-  dNsecs: 12,
-} as const;
+/** What a node shows, in precedence order (the `shown` column of {@linkcode queries}). */
+const SHOWN = { nothing: 0, localFile: 1, localDir: 2, remoteFile: 3, remoteDir: 4 } as const;
 
-/** A row of {@linkcode SELECT} as values in select order (hot paths read arrays: faster). */
+/** Column positions in a row of {@linkcode queries}. */
+const C = { ino: 0, name: 1, shown: 2, size: 3, secs: 4, nsecs: 5, hash: 6 } as const;
+
+/** A row as values in select order (hot paths read arrays: faster). */
 type Row = readonly SqlValue[];
 
-const SELECT = `SELECT n.ino, n.path,
-    f.size, f.mtime_secs, f.mtime_nsecs, f.hash,
-    ld.path IS NOT NULL,
-    d.size, d.mtime_secs, d.mtime_nsecs, d.hash,
-    rd.mtime_secs, rd.mtime_nsecs
-  FROM unreal_node n
-  LEFT JOIN index_file f ON f.path = n.path
-  LEFT JOIN index_dir ld ON ld.path = n.path
-  LEFT JOIN unreal_default d ON d.path = n.path
-  LEFT JOIN unreal_dir rd ON rd.path = n.path`;
-
 /**
- * The same columns for an arena without a datadir: no local file can be shown, and the
- * two probes of the local tables were ~30% of a lookup (measured).
+ * The statements of a view; built once: statements are cached by their text.
+ *
+ * A node row carries what is at its path (kept by triggers, see `tree.ts`), precedence
+ * is decided in SQL and a row brings only what is shown: every column costs in the
+ * conversion to JavaScript, a hash most (a fresh buffer), so only
+ * {@linkcode ArenaView.versionOf} reads the hash.
  */
-const SELECT_REMOTE = `SELECT n.ino, n.path,
-    NULL, NULL, NULL, NULL,
-    0,
-    d.size, d.mtime_secs, d.mtime_nsecs, d.hash,
-    rd.mtime_secs, rd.mtime_nsecs
-  FROM unreal_node n
-  LEFT JOIN unreal_default d ON d.path = n.path
-  LEFT JOIN unreal_dir rd ON rd.path = n.path`;
-
-/** The statements of a view; built once: statements are cached by their text. */
-function queries(select: string) {
+function queries(local: boolean) {
+  const shown = local
+    ? `CASE WHEN l_size IS NOT NULL THEN ${SHOWN.localFile}
+        WHEN l_dir = 1 THEN ${SHOWN.localDir}
+        WHEN r_size IS NOT NULL THEN ${SHOWN.remoteFile}
+        WHEN rd_secs IS NOT NULL THEN ${SHOWN.remoteDir} ELSE ${SHOWN.nothing} END`
+    : `CASE WHEN r_size IS NOT NULL THEN ${SHOWN.remoteFile}
+        WHEN rd_secs IS NOT NULL THEN ${SHOWN.remoteDir} ELSE ${SHOWN.nothing} END`;
+  // A local directory shows the remote directory's time, if there is one.
+  const time = (col: "secs" | "nsecs") =>
+    local
+      ? `CASE WHEN l_size IS NOT NULL THEN l_${col}
+          WHEN l_dir = 0 AND r_size IS NOT NULL THEN r_${col} ELSE rd_${col} END`
+      : `coalesce(r_${col}, rd_${col})`;
+  const size = local ? "coalesce(l_size, r_size)" : "r_size";
+  const hash = local
+    ? "CASE WHEN l_size IS NOT NULL THEN l_hash WHEN l_dir = 0 THEN r_hash END"
+    : "r_hash";
+  const select = `SELECT ino, name, ${shown}, ${size}, ${time("secs")}, ${time("nsecs")}`;
   return {
-    byIno: `${select} WHERE n.ino = ?`,
-    byName: `${select} WHERE n.parent = ? AND n.name = ?`,
-    byPath: `${select} WHERE n.path = ?`,
-    listing: `${select} WHERE n.parent = ? AND n.ino > ? ORDER BY n.ino LIMIT ?`,
+    byIno: `${select} FROM unreal_node WHERE ino = ?`,
+    versionByIno: `${select}, ${hash} FROM unreal_node WHERE ino = ?`,
+    byName: `${select} FROM unreal_node WHERE parent = ? AND name = ?`,
+    byPath: `${select} FROM unreal_node WHERE path = ?`,
+    listing: `${select} FROM unreal_node WHERE parent = ? AND ino > ? ORDER BY ino LIMIT ?`,
   };
 }
-const WITH_LOCAL = queries(SELECT);
-const REMOTE_ONLY = queries(SELECT_REMOTE);
+const WITH_LOCAL = queries(true);
+const REMOTE_ONLY = queries(false);
 
-function hashOf(bytes: SqlValue): Hash | null {
-  return bytes instanceof Uint8Array ? Hash.fromBytes(bytes) : null;
-}
-
-function time(secs: SqlValue, nsecs: SqlValue): UnixTime {
-  return UnixTime.of(Number(secs), Number(nsecs));
-}
-
-/** Attributes from a joined row, or `null` when nothing exists at the path. */
+/** Attributes from a row, or `null` when nothing exists at the path. */
 function attrOf(r: Row, root: boolean): Attr | null {
-  const ino = Number(r[C.ino]);
-  if (r[C.lSize] !== null) {
-    const mtime = time(r[C.lSecs]!, r[C.lNsecs]!);
-    const size = Number(r[C.lSize]);
-    return {
-      ino,
-      kind: "file",
-      size,
-      mtime,
-      perm: FILE_PERM,
-      local: true,
-      hash: hashOf(r[C.lHash]!),
-    };
+  const shown = r[C.shown] as number;
+  const ino = r[C.ino] as number;
+  const secs = r[C.secs];
+  const mtime = secs === null ? UnixTime.EPOCH : UnixTime.of(secs as number, r[C.nsecs] as number);
+  if (root) return { ino, kind: "dir", size: DIR_SIZE, mtime, perm: DIR_PERM, local: true };
+  switch (shown) {
+    case SHOWN.localFile:
+    case SHOWN.remoteFile:
+      return {
+        ino,
+        kind: "file",
+        size: r[C.size] as number,
+        mtime,
+        perm: FILE_PERM,
+        local: shown === SHOWN.localFile,
+      };
+    case SHOWN.localDir:
+    case SHOWN.remoteDir:
+      return {
+        ino,
+        kind: "dir",
+        size: DIR_SIZE,
+        mtime,
+        perm: DIR_PERM,
+        local: shown === SHOWN.localDir,
+      };
+    default:
+      return null;
   }
-  if (r[C.lDir] === 1 || root) {
-    const mtime = r[C.dSecs] === null ? UnixTime.EPOCH : time(r[C.dSecs]!, r[C.dNsecs]!);
-    return { ino, kind: "dir", size: DIR_SIZE, mtime, perm: DIR_PERM, local: true, hash: null };
-  }
-  if (r[C.rSize] !== null) {
-    const mtime = time(r[C.rSecs]!, r[C.rNsecs]!);
-    const size = Number(r[C.rSize]);
-    return {
-      ino,
-      kind: "file",
-      size,
-      mtime,
-      perm: FILE_PERM,
-      local: false,
-      hash: hashOf(r[C.rHash]!),
-    };
-  }
-  if (r[C.dSecs] !== null) {
-    const mtime = time(r[C.dSecs]!, r[C.dNsecs]!);
-    return { ino, kind: "dir", size: DIR_SIZE, mtime, perm: DIR_PERM, local: false, hash: null };
-  }
-  return null;
 }
 
 /** The filesystem view of one arena. */
@@ -192,6 +173,20 @@ export class ArenaView {
   getattr(ino: number): Attr | null {
     const v = this.#db.getValues(this.#q.byIno, ino);
     return v === undefined ? null : attrOf(v, ino === this.#root);
+  }
+
+  /**
+   * Attributes of an inode with the version of the file shown.
+   *
+   * @param ino an inode of this arena
+   * @returns its attributes and hash, or `null` when nothing exists there (any more)
+   */
+  versionOf(ino: number): Versioned | null {
+    const r = this.#db.getValues(this.#q.versionByIno, ino);
+    const a = r === undefined ? null : attrOf(r, ino === this.#root);
+    if (a === null) return null;
+    const hash = a.kind === "file" ? r![C.hash] : null;
+    return { ...a, hash: hash instanceof Uint8Array ? Hash.fromBytes(hash) : null };
   }
 
   /**
@@ -243,7 +238,7 @@ export class ArenaView {
       const ok = this.#db.write((tx) => this.#syncChildren(tx, ino));
       if (!ok) return null;
     }
-    const stale: Path[] = [];
+    const stale: number[] = [];
     const entries = this.#db.read((tx) => {
       const out: DirEntry[] = [];
       // Nodes whose entry vanished are skipped; an empty answer would end the listing,
@@ -258,20 +253,30 @@ export class ArenaView {
         );
         for (const r of rows) {
           const a = attrOf(r, false);
-          const path = r[C.path] as Path;
-          const rowIno = Number(r[C.ino]);
+          const rowIno = r[C.ino] as number;
           if (a !== null) {
-            out.push({ name: paths.name(path), ino: rowIno, kind: a.kind, next: rowIno, attr: a });
-          } else stale.push(path);
+            out.push({
+              name: r[C.name] as string,
+              ino: rowIno,
+              kind: a.kind,
+              next: rowIno,
+              attr: a,
+            });
+          } else stale.push(rowIno);
         }
         if (rows.length < n) break;
-        after = Number(rows.at(-1)![C.ino]);
+        after = rows.at(-1)![C.ino] as number;
       }
       return out;
     });
     // Nodes of entries that vanished (a local file deleted): dropped once seen.
     if (stale.length > 0) {
-      this.#db.write((tx) => stale.forEach((p) => !exists(tx, p) && deleteNodes(tx, p)));
+      this.#db.write((tx) =>
+        stale.forEach((i) => {
+          const path = nodeByIno(tx, i)?.path;
+          if (path !== undefined && !exists(tx, path)) deleteNodes(tx, path);
+        })
+      );
     }
     return entries;
   }

@@ -2,10 +2,17 @@
 // deno-lint-ignore-file no-sync-fn-in-async-fn
 import assert from "node:assert/strict";
 import { HashPool, RealArena } from "../real/mod.ts";
-import { ROOT_INODE } from "../storage/mod.ts";
+import {
+  GLOBAL_INODE_SCHEMA,
+  InodeAllocator,
+  openArenaDatabase,
+  openGlobalDatabase,
+  ROOT_INODE,
+} from "../storage/mod.ts";
 import { parseArenaName, UnixTime } from "../types/mod.ts";
 import { A, B, h, p, UnrealFixture } from "./_testing.ts";
-import { ArenaView } from "./arena_view.ts";
+import { ArenaView, type Attr } from "./arena_view.ts";
+import { ARENA_SCHEMAS, GLOBAL_TREE_SCHEMA } from "./mod.ts";
 
 function names(f: UnrealFixture, ino: number, limit = 1000): string[] {
   const out: string[] = [];
@@ -29,9 +36,12 @@ Deno.test("lookup(), getattr() and readdir() show remote files and directories",
   assert.equal(report?.kind, "file");
   assert.equal(report?.size, "pdf bytes".length);
   assert.ok(report?.mtime.equals(UnixTime.of(1234)));
-  assert.ok(report?.hash?.equals(h("pdf bytes")));
   assert.equal(report?.local, false);
   assert.deepEqual(f.fs.getattr(report!.ino), report);
+  const version = f.fs.versionOf(report!.ino);
+  assert.ok(version?.hash?.equals(h("pdf bytes")));
+  assert.deepEqual({ ...version, hash: undefined }, { ...report, hash: undefined });
+  assert.equal(f.fs.versionOf(docs!.ino)?.hash, null, "a directory has no version");
   assert.equal(f.fs.lookup(root, "missing"), null);
   assert.equal(f.fs.lookup(root, ".."), null);
   assert.equal(f.fs.readdir(report!.ino, 0, 10), null, "not a directory");
@@ -134,7 +144,12 @@ Deno.test("local files and directories merge with remote ones; a local file wins
     const theirs = remote.lookup(remote.root, "both.txt")!;
     assert.equal(theirs.local, false);
     assert.equal(theirs.size, "their version".length);
+    assert.ok(remote.versionOf(theirs.ino)?.hash?.equals(h("their version")));
+    const mine = Deno.statSync(`${datadir}/both.txt`).mtime!.getTime();
+    assert.equal(both.mtime.toMillis(), mine, "a local file shows its own time");
     const sharedRemote = remote.lookup(remote.root, "shared")!;
+    assert.ok(shared.mtime.equals(sharedRemote.mtime), "a local directory shows the remote time");
+    assert.notEqual(shared.mtime.toMillis(), 0);
     assert.equal(remote.lookup(sharedRemote.ino, "local.txt"), null);
     assert.deepEqual(remote.readdir(sharedRemote.ino, 0, 100)!.map((e) => e.name), [
       "remote.txt",
@@ -142,5 +157,93 @@ Deno.test("local files and directories merge with remote ones; a local file wins
   } finally {
     await real.stop();
     await pool.close();
+  }
+});
+
+Deno.test("a database from before nodes carried attributes is migrated, and kept in step", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "realize_view_migration_" });
+  try {
+    const arena = parseArenaName("docs");
+    const before = ARENA_SCHEMAS.map((s) =>
+      s.name === "unreal" ? { ...s, migrations: s.migrations.slice(0, 2) } : s
+    );
+    const old = openArenaDatabase(`${dir}/work`, arena, { schemas: before });
+    const theirs = h("their version").bytes();
+    old.write((tx) => {
+      const nodes: [number, number | null, string][] = [
+        [10, null, ""],
+        [11, 10, "shared"],
+        [12, 11, "shared/local.txt"],
+        [13, 10, "both.txt"],
+        [14, 10, "remote.txt"],
+      ];
+      for (const [ino, parent, path] of nodes) {
+        const name = path.split("/").at(-1)!;
+        tx.run(
+          "INSERT INTO unreal_node (ino, parent, name, path) VALUES (?, ?, ?, ?)",
+          ino,
+          parent,
+          name,
+          path,
+        );
+      }
+      const file = "INSERT INTO index_file VALUES (?, ?, ?, ?, 0, 1, ?, ?, NULL)";
+      tx.run(file, "shared/local.txt", "shared", 5, 100, 1, h("local").bytes());
+      tx.run(file, "both.txt", "", 10, 200, 2, h("my version").bytes());
+      tx.run("INSERT INTO index_dir (path, parent) VALUES ('shared', '')");
+      const remote = "INSERT INTO unreal_default VALUES (?, '', ?, ?, ?, 0, 'a')";
+      tx.run(remote, "both.txt", theirs, 13, 300);
+      tx.run(remote, "remote.txt", h("remote").bytes(), 6, 400);
+      tx.run("INSERT INTO unreal_dir VALUES ('shared', '', 1, 500, 0)");
+    });
+    old.close();
+
+    using globalDb = openGlobalDatabase(`${dir}/cache.db`, {
+      schemas: [GLOBAL_INODE_SCHEMA, GLOBAL_TREE_SCHEMA],
+    });
+    using db = openArenaDatabase(`${dir}/work`, arena, { schemas: ARENA_SCHEMAS });
+    const alloc = new InodeAllocator({ arenaDb: db, globalDb, arena });
+    const view = new ArenaView(db, alloc);
+    const remote = new ArenaView(db, alloc, { local: false });
+    const secs = (a: Attr | null) => a === null ? null : a.mtime.toMillis() / 1000;
+    assert.equal(view.root, 10);
+    const shared = view.lookup(10, "shared");
+    assert.deepEqual([shared?.kind, shared?.local, secs(shared)], ["dir", true, 500]);
+    assert.deepEqual([view.lookup(11, "local.txt")?.size, view.lookup(11, "local.txt")?.local], [
+      5,
+      true,
+    ]);
+    const both = view.lookup(10, "both.txt");
+    assert.deepEqual([both?.size, both?.local, secs(both)], [10, true, 200]);
+    assert.ok(view.versionOf(13)?.hash?.equals(h("my version")));
+    assert.deepEqual([remote.lookup(10, "both.txt")?.size, secs(remote.getattr(13))], [13, 300]);
+    assert.ok(remote.versionOf(13)?.hash?.equals(h("their version")));
+    assert.equal(remote.lookup(11, "local.txt"), null);
+    assert.deepEqual([view.lookup(10, "remote.txt")?.size, view.getattr(14)?.local], [6, false]);
+
+    // Every table's changes reach the node rows.
+    db.write((tx) => {
+      tx.run("DELETE FROM index_file WHERE path = 'both.txt'");
+      tx.run("DELETE FROM unreal_default WHERE path = 'remote.txt'");
+      tx.run("UPDATE unreal_dir SET mtime_secs = 600 WHERE path = 'shared'");
+      tx.run("DELETE FROM index_dir WHERE path = 'shared'");
+      tx.run("UPDATE unreal_default SET size = 14 WHERE path = 'both.txt'");
+    });
+    const after = view.getattr(13);
+    assert.deepEqual([after?.size, after?.local], [14, false], "the remote version shows");
+    assert.equal(view.getattr(14), null, "nothing is at remote.txt any more");
+    const sharedAfter = view.getattr(11);
+    assert.deepEqual([sharedAfter?.local, secs(sharedAfter)], [false, 600]);
+    db.write((tx) => {
+      tx.run(
+        "INSERT INTO index_file VALUES ('both.txt', '', 20, 700, 0, 1, 3, NULL, NULL)",
+      );
+      tx.run("INSERT INTO index_dir (path, parent) VALUES ('shared', '')");
+    });
+    assert.deepEqual([view.getattr(13)?.size, view.getattr(13)?.local], [20, true]);
+    assert.equal(view.versionOf(13)?.hash, null, "a local file not hashed yet");
+    assert.equal(view.getattr(11)?.local, true);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
   }
 });

@@ -18,7 +18,7 @@ import {
 } from "../storage/mod.ts";
 import { type ArenaName, type Path, paths, UnixTime } from "../types/mod.ts";
 import { assert } from "../util/mod.ts";
-import type { ArenaView, Attr, DirEntry } from "./arena_view.ts";
+import type { ArenaView, Attr, DirEntry, Versioned } from "./arena_view.ts";
 
 /** The global database's table of intermediate directories. */
 export const GLOBAL_TREE_SCHEMA: Schema = {
@@ -151,8 +151,19 @@ export class Filesystem {
       mtime: this.#started,
       perm: GLOBAL_PERM,
       local: true,
-      hash: null,
     };
+  }
+
+  /**
+   * Attributes of an inode with the version shown (see `ArenaView.versionOf`).
+   *
+   * @param ino an inode
+   * @returns its attributes and hash, or `null`
+   */
+  versionOf(ino: number): Versioned | null {
+    const dir = this.#dirs.get(ino);
+    if (dir !== undefined) return { ...this.#dirAttr(dir), hash: null };
+    return this.arenaOf(ino)?.view.versionOf(ino) ?? null;
   }
 
   /**

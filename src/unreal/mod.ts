@@ -12,7 +12,13 @@ import { BLOB_SCHEMA } from "./blob_schema.ts";
 import { UNREAL_SCHEMA } from "./tree.ts";
 
 export * from "./blobs.ts";
-export { ArenaView, type Attr, type DirEntry, READDIR_BATCH_MAX } from "./arena_view.ts";
+export {
+  ArenaView,
+  type Attr,
+  type DirEntry,
+  READDIR_BATCH_MAX,
+  type Versioned,
+} from "./arena_view.ts";
 export { Filesystem, GLOBAL_TREE_SCHEMA } from "./filesystem.ts";
 export {
   type Cached,
