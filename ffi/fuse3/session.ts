@@ -479,6 +479,9 @@ export class FuseSession {
   #sawInit = false;
   #wantPassthrough = true;
   #unmounting: Promise<void> | null = null;
+  /** Notifications sent and not yet returned (each on a thread of its own), with the
+   * buffer each reads, kept alive until then. */
+  readonly #notifying = new Map<Promise<number>, Uint8Array | null>();
 
   private constructor(
     mountpoint: string,
@@ -625,32 +628,43 @@ export class FuseSession {
   }
 
   /**
-   * Drops the kernel's cached attributes and data of an inode.
+   * Drops the kernel's cached attributes and data of an inode. Sent from another thread
+   * and not awaited by the loop: the kernel may hold it until a pending read of the inode
+   * is answered, which this thread does meanwhile.
    *
    * @param ino the inode
    * @returns 0, or a negative errno (-ENOENT: the kernel did not know it)
    */
-  invalidateInode(ino: number): number {
-    if (this.#se === null || this.#unmounting !== null) return 0;
-    return fuse3().fuse_lowlevel_notify_inval_inode(this.#se, BigInt(ino), 0n, 0n);
+  invalidateInode(ino: number): Promise<number> {
+    if (this.#se === null || this.#unmounting !== null) return Promise.resolve(0);
+    return this.#notify(
+      fuse3().fuse_lowlevel_notify_inval_inode(this.#se, BigInt(ino), 0n, 0n),
+    );
   }
 
   /**
-   * Drops the kernel's cached lookup of `name` in `parent`.
+   * Drops the kernel's cached lookup of `name` in `parent` (from another thread, as
+   * {@linkcode invalidateInode}: the kernel takes the directory's lock for it).
    *
    * @param parent the directory's inode
    * @param name the entry's name
    * @returns 0, or a negative errno
    */
-  invalidateEntry(parent: number, name: string): number {
-    if (this.#se === null || this.#unmounting !== null) return 0;
+  invalidateEntry(parent: number, name: string): Promise<number> {
+    if (this.#se === null || this.#unmounting !== null) return Promise.resolve(0);
     const bytes = cString(name);
-    return fuse3().fuse_lowlevel_notify_inval_entry(
+    const sent = fuse3().fuse_lowlevel_notify_inval_entry(
       this.#se,
       BigInt(parent),
       bytes,
       BigInt(bytes.length - 1),
     );
+    return this.#notify(sent, bytes);
+  }
+
+  #notify(sent: Promise<number>, keep: Uint8Array | null = null): Promise<number> {
+    this.#notifying.set(sent, keep);
+    return sent.finally(() => this.#notifying.delete(sent));
   }
 
   /**
@@ -671,6 +685,14 @@ export class FuseSession {
         new Promise((r) => setTimeout(r, drainMs)),
       ]);
     }
+    // Notifications still out are answered while the loop runs (it serves the requests
+    // they may wait for); one still out after that keeps the session from being freed.
+    if (this.#notifying.size > 0) {
+      await Promise.race([
+        Promise.allSettled(this.#notifying.keys()),
+        new Promise((r) => setTimeout(r, drainMs)),
+      ]);
+    }
     const se = this.#se;
     fuse3().fuse_session_exit(se);
     try {
@@ -681,7 +703,7 @@ export class FuseSession {
     }
     await this.done;
     fuse3().fuse_session_unmount(se);
-    fuse3().fuse_session_destroy(se);
+    if (this.#notifying.size === 0) fuse3().fuse_session_destroy(se); // else leaked, not freed under use
     this.#se = null;
     for (const c of this.#callbacks) c.close();
     this.#keep.length = 0;

@@ -31,13 +31,14 @@ async function withMount(
   delayMs: number,
   fn: (dir: string, worker: Worker, passthrough: boolean) => Promise<void>,
   backing: string | null = null,
+  notifyInRequests = false,
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "realize_fuse_" });
   const worker = new Worker(new URL("./testdata/memfs_worker.ts", import.meta.url), {
     type: "module",
   });
   try {
-    const mounted = await ask(worker, { mount: dir, delayMs, backing });
+    const mounted = await ask(worker, { mount: dir, delayMs, backing, notifyInRequests });
     assert.match(String(mounted), /^mounted/);
     assert.equal(mountedAt(dir), "fuse.realize");
     await fn(dir, worker, mounted === "mounted, passthrough");
@@ -117,6 +118,30 @@ Deno.test({
 });
 
 Deno.test({
+  name: "invalidations sent while the kernel waits for the same inode's request do not deadlock",
+  ignore: !HAS_FUSE,
+  fn: () =>
+    withMount(
+      50,
+      async (dir, worker) => {
+        // Each read of `big` and lookup of `hello` sends an invalidation of what the kernel
+        // holds locked for that very request; the loop must answer it meanwhile. (Sent
+        // from the loop's own thread, these hung the reader and the daemon for good.)
+        const big = `${dir}/big`;
+        const kill = ["timeout", "-s", "KILL", "20"];
+        const read = await run([...kill, "dd", `if=${big}`, "of=/dev/null", "bs=128k", "count=8"]);
+        assert.equal(read.code, 0, `read without a deadlock: ${read.err}`);
+        const stat = await run([...kill, "stat", `${dir}/hello`]);
+        assert.equal(stat.code, 0, stat.err);
+        const counts = await ask(worker, { counts: true }) as { notified: number };
+        assert.ok(counts.notified >= 2, `notifications returned (${counts.notified})`);
+      },
+      null,
+      true,
+    ),
+});
+
+Deno.test({
   name: "FuseSession opens with passthrough when the kernel offers it: reads skip the daemon",
   ignore: !HAS_FUSE,
   fn: async () => {
@@ -135,6 +160,19 @@ Deno.test({
           assert.ok(counts.ptReads > 0, "without passthrough the daemon serves the reads");
         }
         assert.equal((await run(["cat", `${dir}/hello`])).out, "world\n", "others unchanged");
+        // Negotiating passthrough swaps the device descriptor; it must stay close-on-exec, or
+        // a child process would keep the connection (and a dead daemon's mount) alive.
+        const devices: string[] = [];
+        for await (const e of Deno.readDir("/proc/self/fd")) {
+          const target = await Deno.readLink(`/proc/self/fd/${e.name}`).catch(() => null);
+          if (target === "/dev/fuse") devices.push(e.name);
+        }
+        assert.ok(devices.length > 0, "the device is open");
+        for (const fd of devices) {
+          const info = await Deno.readTextFile(`/proc/self/fdinfo/${fd}`);
+          const flags = parseInt(/^flags:\s+([0-7]+)/m.exec(info)![1]!, 8);
+          assert.ok((flags & 0o2000000) !== 0, `descriptor ${fd} of /dev/fuse is close-on-exec`);
+        }
       }, backing);
     } finally {
       await Deno.remove(backing);

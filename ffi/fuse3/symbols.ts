@@ -58,16 +58,21 @@ export const FUSE3_SYMBOLS = {
     parameters: ["pointer", "buffer", "usize", "buffer", "buffer", "i64"],
     result: "usize",
   },
+  // Notifications run on a thread of their own (nonblocking): the kernel may make them
+  // wait for a page or directory lock held by a request that only the loop's thread can
+  // answer (libfuse: never call them in the path of a request).
   // int fuse_lowlevel_notify_inval_inode(struct fuse_session *se, fuse_ino_t ino,
   //     off_t off, off_t len);
   fuse_lowlevel_notify_inval_inode: {
     parameters: ["pointer", "u64", "i64", "i64"],
     result: "i32",
+    nonblocking: true,
   },
   // int fuse_lowlevel_notify_inval_entry(struct fuse_session *se, fuse_ino_t parent,
   //     const char *name, size_t namelen);
   fuse_lowlevel_notify_inval_entry: {
     parameters: ["pointer", "u64", "buffer", "usize"],
     result: "i32",
+    nonblocking: true,
   },
 } as const satisfies Deno.ForeignLibraryInterface;

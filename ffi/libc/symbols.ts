@@ -50,10 +50,8 @@ export const LIBC_SYMBOLS = {
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   // ssize_t write(int fd, const void *buf, size_t count);
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  // int dup(int oldfd);
-  dup: { parameters: ["i32"], result: "i32" },
-  // int dup2(int oldfd, int newfd);
-  dup2: { parameters: ["i32", "i32"], result: "i32" },
+  // int dup3(int oldfd, int newfd, int flags);
+  dup3: { parameters: ["i32", "i32", "i32"], result: "i32" },
   // int ioctl(int fd, unsigned long request, void *argp);
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   // int pipe2(int pipefd[2], int flags);

@@ -1,6 +1,7 @@
 // A tiny in-memory filesystem served from a Worker, for the binding's tests.
-// Messages in: { mount: dir, delayMs } | { counts: true } | { unmount: true };
-// out: "mounted" | { lookup, readdirplus, ptReads, ptOpens } | "unmounted" | { error }.
+// Messages in: { mount: dir, delayMs, backing, notifyInRequests } | { counts: true } |
+// { unmount: true }; out: "mounted" | { lookup, readdirplus, ptReads, ptOpens, notified } |
+// "unmounted" | { error }.
 import { ReadOnlyFile } from "../../libc/mod.ts";
 import { type Attr, type FuseHandlers, FuseSession } from "../mod.ts";
 
@@ -32,13 +33,18 @@ let backing: string | null = null;
 const backingIds: number[] = [];
 const xattrs = new Map<string, Uint8Array>();
 let delayMs = 0;
-const counts = { lookup: 0, readdirplus: 0, ptReads: 0, ptOpens: 0 };
+/** Invalidate `hello`'s entry during its lookups and `big`'s pages during its reads. */
+let notifyInRequests = false;
+const counts = { lookup: 0, readdirplus: 0, ptReads: 0, ptOpens: 0, notified: 0 };
+const notify = (sent: Promise<number> | undefined) => void sent?.then(() => counts.notified++);
 const later = (fn: () => void) => delayMs === 0 ? queueMicrotask(fn) : setTimeout(fn, delayMs);
 
 const handlers: FuseHandlers = {
   lookup: (r, parent, name) => {
     counts.lookup++;
     const ino = parent === ROOT ? names.get(name) : undefined;
+    // The kernel holds the directory's lock until this lookup is answered.
+    if (notifyInRequests && ino === HELLO) notify(session?.invalidateEntry(ROOT, name));
     later(() =>
       ino === undefined
         ? r.err(2)
@@ -66,6 +72,8 @@ const handlers: FuseHandlers = {
     }),
   read: (r, ino, size, offset) => {
     if (ino === PT) counts.ptReads++;
+    // The kernel holds the pages being read until this read is answered.
+    if (notifyInRequests && ino === BIG) notify(session?.invalidateInode(BIG));
     later(() => {
       if (ino === HELLO) return r.buf(CONTENT.subarray(offset, offset + size));
       const n = Math.max(0, Math.min(size, BIG_SIZE - offset));
@@ -127,6 +135,7 @@ scope.onmessage = async (e: MessageEvent) => {
     if (e.data.mount !== undefined) {
       delayMs = e.data.delayMs ?? 0;
       backing = e.data.backing ?? null;
+      notifyInRequests = e.data.notifyInRequests === true;
       session = FuseSession.mount(e.data.mount, handlers, { fsname: "memfs", allowOther: true });
       await session.initialized;
       scope.postMessage(session.passthrough ? "mounted, passthrough" : "mounted");
