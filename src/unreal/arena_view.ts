@@ -91,9 +91,12 @@ function queries(local: boolean) {
           WHEN l_dir = 0 AND r_size IS NOT NULL THEN r_${col} ELSE rd_${col} END`
       : `coalesce(r_${col}, rd_${col})`;
   const size = local ? "coalesce(l_size, r_size)" : "r_size";
+  // Hashes stay in their tables: on the node row they cost every catch-up a wider write.
+  const localHash = "(SELECT hash FROM index_file f WHERE f.path = unreal_node.path)";
+  const remoteHash = "(SELECT hash FROM unreal_default d WHERE d.path = unreal_node.path)";
   const hash = local
-    ? "CASE WHEN l_size IS NOT NULL THEN l_hash WHEN l_dir = 0 THEN r_hash END"
-    : "r_hash";
+    ? `CASE WHEN l_size IS NOT NULL THEN ${localHash} WHEN l_dir = 0 THEN ${remoteHash} END`
+    : remoteHash;
   const select = `SELECT ino, name, ${shown}, ${size}, ${time("secs")}, ${time("nsecs")}`;
   return {
     byIno: `${select} FROM unreal_node WHERE ino = ?`,

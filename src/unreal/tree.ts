@@ -17,7 +17,7 @@ import { assert } from "../util/mod.ts";
  * directory's time (`rd_*`, `NULL` when there is none).
  */
 const SHOWN_COLUMNS =
-  "l_size, l_secs, l_nsecs, l_hash, l_dir, r_size, r_secs, r_nsecs, r_hash, rd_secs, rd_nsecs";
+  "l_size, l_secs, l_nsecs, l_dir, r_size, r_secs, r_nsecs, rd_secs, rd_nsecs";
 
 /**
  * A query of {@linkcode SHOWN_COLUMNS} for the paths of `p`.
@@ -26,8 +26,8 @@ const SHOWN_COLUMNS =
  * @param where a condition, if any
  */
 function shown(p: string, where = ""): string {
-  return `SELECT f.size, f.mtime_secs, f.mtime_nsecs, f.hash, ld.path IS NOT NULL,
-      d.size, d.mtime_secs, d.mtime_nsecs, d.hash, rd.mtime_secs, rd.mtime_nsecs
+  return `SELECT f.size, f.mtime_secs, f.mtime_nsecs, ld.path IS NOT NULL,
+      d.size, d.mtime_secs, d.mtime_nsecs, rd.mtime_secs, rd.mtime_nsecs
     FROM ${p}
     LEFT JOIN index_file f ON f.path = p.path
     LEFT JOIN index_dir ld ON ld.path = p.path
@@ -90,28 +90,27 @@ export const UNREAL_SCHEMA: Schema = {
     `ALTER TABLE unreal_node ADD COLUMN l_size INTEGER;
      ALTER TABLE unreal_node ADD COLUMN l_secs INTEGER;
      ALTER TABLE unreal_node ADD COLUMN l_nsecs INTEGER;
-     ALTER TABLE unreal_node ADD COLUMN l_hash BLOB;
      ALTER TABLE unreal_node ADD COLUMN l_dir INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE unreal_node ADD COLUMN r_size INTEGER;
      ALTER TABLE unreal_node ADD COLUMN r_secs INTEGER;
      ALTER TABLE unreal_node ADD COLUMN r_nsecs INTEGER;
-     ALTER TABLE unreal_node ADD COLUMN r_hash BLOB;
      ALTER TABLE unreal_node ADD COLUMN rd_secs INTEGER;
      ALTER TABLE unreal_node ADD COLUMN rd_nsecs INTEGER;
      UPDATE unreal_node SET (${SHOWN_COLUMNS}) =
        (${shown("unreal_node p", "WHERE p.ino = unreal_node.ino")});
      CREATE TRIGGER unreal_node_l_file_insert AFTER INSERT ON index_file BEGIN
        UPDATE unreal_node SET l_size = NEW.size, l_secs = NEW.mtime_secs,
-         l_nsecs = NEW.mtime_nsecs, l_hash = NEW.hash WHERE path = NEW.path;
+         l_nsecs = NEW.mtime_nsecs WHERE path = NEW.path;
      END;
-     CREATE TRIGGER unreal_node_l_file_update AFTER UPDATE ON index_file BEGIN
-       UPDATE unreal_node SET l_size = NULL, l_secs = NULL, l_nsecs = NULL, l_hash = NULL
+     CREATE TRIGGER unreal_node_l_file_update
+       AFTER UPDATE OF path, size, mtime_secs, mtime_nsecs ON index_file BEGIN
+       UPDATE unreal_node SET l_size = NULL, l_secs = NULL, l_nsecs = NULL
          WHERE path = OLD.path AND OLD.path != NEW.path;
        UPDATE unreal_node SET l_size = NEW.size, l_secs = NEW.mtime_secs,
-         l_nsecs = NEW.mtime_nsecs, l_hash = NEW.hash WHERE path = NEW.path;
+         l_nsecs = NEW.mtime_nsecs WHERE path = NEW.path;
      END;
      CREATE TRIGGER unreal_node_l_file_delete AFTER DELETE ON index_file BEGIN
-       UPDATE unreal_node SET l_size = NULL, l_secs = NULL, l_nsecs = NULL, l_hash = NULL
+       UPDATE unreal_node SET l_size = NULL, l_secs = NULL, l_nsecs = NULL
          WHERE path = OLD.path;
      END;
      CREATE TRIGGER unreal_node_l_dir_insert AFTER INSERT ON index_dir BEGIN
@@ -122,16 +121,17 @@ export const UNREAL_SCHEMA: Schema = {
      END;
      CREATE TRIGGER unreal_node_r_file_insert AFTER INSERT ON unreal_default BEGIN
        UPDATE unreal_node SET r_size = NEW.size, r_secs = NEW.mtime_secs,
-         r_nsecs = NEW.mtime_nsecs, r_hash = NEW.hash WHERE path = NEW.path;
+         r_nsecs = NEW.mtime_nsecs WHERE path = NEW.path;
      END;
-     CREATE TRIGGER unreal_node_r_file_update AFTER UPDATE ON unreal_default BEGIN
-       UPDATE unreal_node SET r_size = NULL, r_secs = NULL, r_nsecs = NULL, r_hash = NULL
+     CREATE TRIGGER unreal_node_r_file_update
+       AFTER UPDATE OF path, size, mtime_secs, mtime_nsecs ON unreal_default BEGIN
+       UPDATE unreal_node SET r_size = NULL, r_secs = NULL, r_nsecs = NULL
          WHERE path = OLD.path AND OLD.path != NEW.path;
        UPDATE unreal_node SET r_size = NEW.size, r_secs = NEW.mtime_secs,
-         r_nsecs = NEW.mtime_nsecs, r_hash = NEW.hash WHERE path = NEW.path;
+         r_nsecs = NEW.mtime_nsecs WHERE path = NEW.path;
      END;
      CREATE TRIGGER unreal_node_r_file_delete AFTER DELETE ON unreal_default BEGIN
-       UPDATE unreal_node SET r_size = NULL, r_secs = NULL, r_nsecs = NULL, r_hash = NULL
+       UPDATE unreal_node SET r_size = NULL, r_secs = NULL, r_nsecs = NULL
          WHERE path = OLD.path;
      END;
      CREATE TRIGGER unreal_node_r_dir_insert AFTER INSERT ON unreal_dir BEGIN
