@@ -9,7 +9,9 @@
  * 1. a sequential cold read of the big file through the mount (fresh blob, page cache of
  *    the file dropped) against raw TLS between two processes (`rawBulk` of the net
  *    benchmark), and against sshfs reading the same file over loopback when `sshfs` and
- *    `sshd` are installed (a fresh sshfs mount per run);
+ *    `sshd` are installed (a fresh sshfs mount per run); and the bytes moved per second of
+ *    the whole machine's processor time, cold read against raw TLS (on few cores the bound
+ *    on the rate), with each run's split between the processes and `b`'s threads on stderr;
  * 2. a warm re-read (the whole file in the blob, the mount's page cache of the file dropped)
  *    against `dd` of the blob file itself, and the re-read from the kernel's page cache;
  * 3. `ls -lR` and `find` over the tree through the mount against the same tree in `a`'s
@@ -20,6 +22,7 @@
  * @module
  */
 
+import { cores, cpuBusySeconds, processCpuSeconds, threadCpuSeconds, withCpu } from "./_cpu.ts";
 import { exists, firstLine, reap, spawnChild } from "./_child.ts";
 import type { Result } from "./_report.ts";
 import { DIRS, treePath, writeTree } from "./fuse_child.ts";
@@ -81,6 +84,11 @@ async function dd(path: string): Promise<number> {
 class ServeChild {
   readonly ready: { port: number; pem: string; dir: string };
   readonly #child: Deno.ChildProcess;
+
+  /** Its process id. */
+  get pid(): number {
+    return this.#child.pid;
+  }
 
   private constructor(child: Deno.ChildProcess, ready: ServeChild["ready"]) {
     this.#child = child;
@@ -301,14 +309,33 @@ async function readResults(m: Mounted, a: ServeChild, hash: Hash): Promise<Resul
   const file = `${m.mnt}/docs/big`;
   const blob = `${m.b.dir}/work/blobs/${blobFileName(hash)}`;
   const r = { tls: [] as number[], cold: [] as number[], ssh: [] as number[] };
+  // Bytes moved per second of processor time, every process and the kernel included.
+  const perCpu = { tls: [] as number[], cold: [] as number[] };
+  const measured = async (rates: number[], perCpuRates: number[], fn: () => Promise<number>) => {
+    const { value, cpu } = await withCpu(fn);
+    rates.push(value);
+    perCpuRates.push(BYTES / 1e6 / cpu);
+  };
   const w = { blob: [] as number[], warm: [] as number[], pages: [] as number[] };
   try {
     for (let run = 0; run < RUNS; run++) {
-      r.tls.push(await rawBulk("tls-send", keys));
+      await measured(r.tls, perCpu.tls, () => rawBulk("tls-send", keys));
       await m.reader.close(); // a fresh blob: nothing cached, on disk or in the page cache
       m.b.unreal.blobs.remove(hash);
       await dropPages(m, file);
-      r.cold.push(await dd(file));
+      const parts = [a.pid, Deno.pid].map(processCpuSeconds);
+      const threads = threadCpuSeconds(Deno.pid);
+      const machine = cpuBusySeconds();
+      await measured(r.cold, perCpu.cold, () => dd(file));
+      const [pa, pb] = [a.pid, Deno.pid].map((pid, i) => processCpuSeconds(pid) - parts[i]!);
+      const rest = cpuBusySeconds() - machine - pa! - pb!;
+      const perMB = (s: number) => `${(s * 1e3 / (BYTES / 1e6)).toFixed(2)} ms`;
+      console.error(
+        `cold read, processor time per MB: peer a ${perMB(pa!)}, peer b (this process) ` +
+          `${perMB(pb!)}, the rest (dd, kernel threads) ${perMB(rest)}; b's threads: ` +
+          [...threadCpuSeconds(Deno.pid)].map(([n, t]) => [n, t - (threads.get(n) ?? 0)] as const)
+            .filter(([, t]) => t > 0).map(([n, t]) => `${n} ${perMB(t)}`).join(", "),
+      );
       await verified(m, hash);
       if (sshfs !== null) r.ssh.push(await sshfs.read(`${a.ready.dir}/data`, "big"));
       w.blob.push(await dd(blob));
@@ -332,6 +359,15 @@ async function readResults(m: Mounted, a: ServeChild, hash: Hash): Promise<Resul
     ...(sshfs === null
       ? []
       : [row(`cold read of ${size} through the mount`, r.cold, "sshfs, fresh mount", r.ssh)]),
+    {
+      ...row(
+        `cold read: MB per second of CPU, ${cores()} cores`,
+        perCpu.cold,
+        "raw TLS",
+        perCpu.tls,
+      ),
+      unit: "MB/CPU-s",
+    },
     row(`warm re-read of ${size} (blob in page cache)`, w.warm, "dd of the blob file", w.blob),
     row(`re-read of ${size} from the mount's page cache`, w.pages, "dd of the blob file", w.blob),
   ];
