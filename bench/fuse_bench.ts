@@ -330,12 +330,13 @@ async function readResults(m: Mounted, a: ServeChild, hash: Hash): Promise<Resul
       const [pa, pb] = [a.pid, Deno.pid].map((pid, i) => processCpuSeconds(pid) - parts[i]!);
       const rest = cpuBusySeconds() - machine - pa! - pb!;
       const perMB = (s: number) => `${(s * 1e3 / (BYTES / 1e6)).toFixed(2)} ms`;
-      console.error(
+      await Deno.stderr.write(new TextEncoder().encode(
         `cold read, processor time per MB: peer a ${perMB(pa!)}, peer b (this process) ` +
           `${perMB(pb!)}, the rest (dd, kernel threads) ${perMB(rest)}; b's threads: ` +
           [...threadCpuSeconds(Deno.pid)].map(([n, t]) => [n, t - (threads.get(n) ?? 0)] as const)
-            .filter(([, t]) => t > 0).map(([n, t]) => `${n} ${perMB(t)}`).join(", "),
-      );
+            .filter(([, t]) => t > 0).map(([n, t]) => `${n} ${perMB(t)}`).join(", ") +
+          "\n",
+      ));
       await verified(m, hash);
       if (sshfs !== null) r.ssh.push(await sshfs.read(`${a.ready.dir}/data`, "big"));
       w.blob.push(await dd(blob));

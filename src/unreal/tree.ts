@@ -16,8 +16,7 @@ import { assert } from "../util/mod.ts";
  * a local directory is there (`l_dir`), the remote default version (`r_*`) and the remote
  * directory's time (`rd_*`, `NULL` when there is none).
  */
-const SHOWN_COLUMNS =
-  "l_size, l_secs, l_nsecs, l_dir, r_size, r_secs, r_nsecs, rd_secs, rd_nsecs";
+const SHOWN_COLUMNS = "l_size, l_secs, l_nsecs, l_dir, r_size, r_secs, r_nsecs, rd_secs, rd_nsecs";
 
 /**
  * A query of {@linkcode SHOWN_COLUMNS} for the paths of `p`.
@@ -33,6 +32,31 @@ function shown(p: string, where = ""): string {
     LEFT JOIN index_dir ld ON ld.path = p.path
     LEFT JOIN unreal_default d ON d.path = p.path
     LEFT JOIN unreal_dir rd ON rd.path = p.path ${where}`;
+}
+
+/**
+ * Triggers that keep a node's columns `<side>_size`, `_secs` and `_nsecs` equal to the row
+ * of `table` (a file's size and mtime) at its path.
+ *
+ * @param side `l` (the local file) or `r` (the remote default version)
+ * @param table `index_file` or `unreal_default`
+ */
+function fileTriggers(side: "l" | "r", table: string): string {
+  const clear =
+    `UPDATE unreal_node SET ${side}_size = NULL, ${side}_secs = NULL, ${side}_nsecs = NULL`;
+  const set = `UPDATE unreal_node SET ${side}_size = NEW.size, ${side}_secs = NEW.mtime_secs,
+         ${side}_nsecs = NEW.mtime_nsecs WHERE path = NEW.path;`;
+  return `CREATE TRIGGER unreal_node_${side}_file_insert AFTER INSERT ON ${table} BEGIN
+       ${set}
+     END;
+     CREATE TRIGGER unreal_node_${side}_file_update
+       AFTER UPDATE OF path, size, mtime_secs, mtime_nsecs ON ${table} BEGIN
+       ${clear} WHERE path = OLD.path AND OLD.path != NEW.path;
+       ${set}
+     END;
+     CREATE TRIGGER unreal_node_${side}_file_delete AFTER DELETE ON ${table} BEGIN
+       ${clear} WHERE path = OLD.path;
+     END;`;
 }
 
 /** The tables of the unreal (tree, peers' files, default versions, remote directories). */
@@ -98,42 +122,14 @@ export const UNREAL_SCHEMA: Schema = {
      ALTER TABLE unreal_node ADD COLUMN rd_nsecs INTEGER;
      UPDATE unreal_node SET (${SHOWN_COLUMNS}) =
        (${shown("unreal_node p", "WHERE p.ino = unreal_node.ino")});
-     CREATE TRIGGER unreal_node_l_file_insert AFTER INSERT ON index_file BEGIN
-       UPDATE unreal_node SET l_size = NEW.size, l_secs = NEW.mtime_secs,
-         l_nsecs = NEW.mtime_nsecs WHERE path = NEW.path;
-     END;
-     CREATE TRIGGER unreal_node_l_file_update
-       AFTER UPDATE OF path, size, mtime_secs, mtime_nsecs ON index_file BEGIN
-       UPDATE unreal_node SET l_size = NULL, l_secs = NULL, l_nsecs = NULL
-         WHERE path = OLD.path AND OLD.path != NEW.path;
-       UPDATE unreal_node SET l_size = NEW.size, l_secs = NEW.mtime_secs,
-         l_nsecs = NEW.mtime_nsecs WHERE path = NEW.path;
-     END;
-     CREATE TRIGGER unreal_node_l_file_delete AFTER DELETE ON index_file BEGIN
-       UPDATE unreal_node SET l_size = NULL, l_secs = NULL, l_nsecs = NULL
-         WHERE path = OLD.path;
-     END;
+     ${fileTriggers("l", "index_file")}
      CREATE TRIGGER unreal_node_l_dir_insert AFTER INSERT ON index_dir BEGIN
        UPDATE unreal_node SET l_dir = 1 WHERE path = NEW.path;
      END;
      CREATE TRIGGER unreal_node_l_dir_delete AFTER DELETE ON index_dir BEGIN
        UPDATE unreal_node SET l_dir = 0 WHERE path = OLD.path;
      END;
-     CREATE TRIGGER unreal_node_r_file_insert AFTER INSERT ON unreal_default BEGIN
-       UPDATE unreal_node SET r_size = NEW.size, r_secs = NEW.mtime_secs,
-         r_nsecs = NEW.mtime_nsecs WHERE path = NEW.path;
-     END;
-     CREATE TRIGGER unreal_node_r_file_update
-       AFTER UPDATE OF path, size, mtime_secs, mtime_nsecs ON unreal_default BEGIN
-       UPDATE unreal_node SET r_size = NULL, r_secs = NULL, r_nsecs = NULL
-         WHERE path = OLD.path AND OLD.path != NEW.path;
-       UPDATE unreal_node SET r_size = NEW.size, r_secs = NEW.mtime_secs,
-         r_nsecs = NEW.mtime_nsecs WHERE path = NEW.path;
-     END;
-     CREATE TRIGGER unreal_node_r_file_delete AFTER DELETE ON unreal_default BEGIN
-       UPDATE unreal_node SET r_size = NULL, r_secs = NULL, r_nsecs = NULL
-         WHERE path = OLD.path;
-     END;
+     ${fileTriggers("r", "unreal_default")}
      CREATE TRIGGER unreal_node_r_dir_insert AFTER INSERT ON unreal_dir BEGIN
        UPDATE unreal_node SET rd_secs = NEW.mtime_secs, rd_nsecs = NEW.mtime_nsecs
          WHERE path = NEW.path;
