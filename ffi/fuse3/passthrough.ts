@@ -19,6 +19,7 @@ import { ErrnoError, lastErrno, libc } from "../libc/library.ts";
 import type { ReadOnlyFile } from "../libc/read_only_file.ts";
 import { fuse3 } from "./library.ts";
 import { FUSE_BUF } from "./structs.ts";
+import { F, O } from "../libc/linux.ts";
 
 const FUSE_INIT = 26;
 /** `struct fuse_in_header` is 40 bytes; `struct fuse_init_in` follows. */
@@ -37,9 +38,6 @@ const FUSE_DEV_IOC_BACKING_OPEN = 0x4010e501n;
 const FUSE_DEV_IOC_BACKING_CLOSE = 0x4004e502n;
 /** `struct fuse_req { struct fuse_session *se; uint64_t unique; ... }` (libfuse 3). */
 const REQ_UNIQUE = 8;
-const O_CLOEXEC = 0o2000000;
-/** fcntl: duplicate a descriptor with close-on-exec set. */
-const F_DUPFD_CLOEXEC = 1030;
 
 /**
  * Whether a received request is the kernel's INIT.
@@ -76,25 +74,25 @@ export function processInit(se: Deno.PointerValue, buf: Uint8Array, device: numb
   }
   const c = libc();
   const fds = new Int32Array(2);
-  if (c.pipe2(new Uint8Array(fds.buffer), O_CLOEXEC) !== 0) {
+  if (c.pipe2(new Uint8Array(fds.buffer), O.CLOEXEC) !== 0) {
     fuse3().fuse_session_process_buf(se, buf);
     return false;
   }
   const [r, w] = [fds[0]!, fds[1]!];
   // Every descriptor here keeps close-on-exec (dup and dup2 drop it): a device descriptor
   // inherited by a child process would keep the mount's connection alive after we exit.
-  const saved = c.fcntl(device, F_DUPFD_CLOEXEC, 0);
+  const saved = c.fcntl(device, F.DUPFD_CLOEXEC, 0);
   let reply = new Uint8Array(0);
   let writer = w;
   try {
-    if (saved < 0 || c.dup3(w, device, O_CLOEXEC) < 0) {
+    if (saved < 0 || c.dup3(w, device, O.CLOEXEC) < 0) {
       fuse3().fuse_session_process_buf(se, buf);
       return false;
     }
     try {
       fuse3().fuse_session_process_buf(se, buf); // the reply goes into the pipe
     } finally {
-      c.dup3(saved, device, O_CLOEXEC);
+      c.dup3(saved, device, O.CLOEXEC);
     }
     c.close(writer); // no writer left: the read below ends even if libfuse wrote nothing
     writer = -1;

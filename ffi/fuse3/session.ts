@@ -37,19 +37,9 @@ import {
   LOWLEVEL_OPS,
   STAT,
 } from "./structs.ts";
+import { ERRNO, F, O, POLLIN } from "../libc/linux.ts";
 
-const EROFS = 30;
-const EIO = 5;
-const EINVAL = 22;
 const NAME_MAX = 4096;
-const O_ACCMODE = 3;
-const O_TRUNC = 0o1000;
-const O_NONBLOCK = 0o4000;
-const F_GETFL = 3;
-const F_SETFL = 4;
-const EINTR = 4;
-const EAGAIN = 11;
-const POLLIN = 1;
 /**
  * The largest read request: 512 KiB, not the 1 MiB libfuse allows, because a reply must
  * fit in a pipe (1 MiB at most without CAP_SYS_RESOURCE, with room for its header) to be
@@ -508,7 +498,7 @@ export class FuseSession {
   async #serve(se: Deno.PointerValue): Promise<number> {
     const fd = fuse3().fuse_session_fd(se);
     this.#device = fd;
-    libc().fcntl(fd, F_SETFL, libc().fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
+    libc().fcntl(fd, F.SETFL, libc().fcntl(fd, F.GETFL, 0) | O.NONBLOCK);
     const buf = new Uint8Array(FUSE_BUF.size); // zeroed: libfuse allocates `mem`
     const pollfd = new Uint8Array(8); // struct pollfd { int fd; short events, revents; }
     new DataView(pollfd.buffer).setInt32(0, fd, true);
@@ -533,7 +523,7 @@ export class FuseSession {
             last = now;
           } else if (n === 0 || fuse3().fuse_session_exited(se) !== 0) {
             return 0; // unmounted (ENODEV) or told to exit
-          } else if (n !== -EAGAIN && n !== -EINTR) {
+          } else if (n !== -ERRNO.EAGAIN && n !== -ERRNO.EINTR) {
             return n;
           } else if (now - last >= SPIN_MS) break;
           if (now - started >= BURST_MS) {
@@ -741,10 +731,10 @@ function makeOps(
     } catch (error) {
       // deno-lint-ignore no-console
       console.error("realize: FUSE handler threw (a bug):", error);
-      if (!r.sent) r.err(EIO);
+      if (!r.sent) r.err(ERRNO.EIO);
     }
   };
-  const erofs = (req: Deno.PointerValue) => reply(req).err(EROFS);
+  const erofs = (req: Deno.PointerValue) => reply(req).err(ERRNO.EROFS);
   const p = "pointer" as const;
   const u64 = "u64" as const;
   // libfuse calls it while answering INIT; the reply is sent before the loop yields.
@@ -764,7 +754,7 @@ function makeOps(
   slot("lookup", { parameters: [p, u64, p], result: "void" }, (req, parent, name) => {
     const r = reply(req);
     const n = readName(name);
-    guard(r, () => n === null ? r.err(EINVAL) : h.lookup(r, Number(parent), n));
+    guard(r, () => n === null ? r.err(ERRNO.EINVAL) : h.lookup(r, Number(parent), n));
   });
   slot("forget", { parameters: [p, u64, u64], result: "void" }, (req, ino, n) => {
     h.forget(Number(ino), Number(n));
@@ -786,7 +776,7 @@ function makeOps(
   slot("open", { parameters: [p, u64, p], result: "void" }, (req, ino, fi) => {
     const r = reply(req);
     const flags = fileInfo(fi).flags;
-    const write = (flags & O_ACCMODE) !== 0 || (flags & O_TRUNC) !== 0;
+    const write = (flags & O.ACCMODE) !== 0 || (flags & O.TRUNC) !== 0;
     guard(r, () => h.open(r, Number(ino), write));
   });
   slot(
@@ -846,13 +836,16 @@ function makeOps(
       const bytes = value === null || Number(size) === 0
         ? new Uint8Array(0)
         : new Uint8Array(new Deno.UnsafePointerView(value).getArrayBuffer(Number(size))).slice();
-      guard(r, () => n === null ? r.err(EINVAL) : h.setxattr(r, Number(ino), n, bytes, flags));
+      guard(
+        r,
+        () => n === null ? r.err(ERRNO.EINVAL) : h.setxattr(r, Number(ino), n, bytes, flags),
+      );
     },
   );
   slot("getxattr", { parameters: [p, u64, p, "usize"], result: "void" }, (req, ino, name, size) => {
     const r = reply(req);
     const n = readName(name);
-    guard(r, () => n === null ? r.err(EINVAL) : h.getxattr(r, Number(ino), n, Number(size)));
+    guard(r, () => n === null ? r.err(ERRNO.EINVAL) : h.getxattr(r, Number(ino), n, Number(size)));
   });
   slot("listxattr", { parameters: [p, u64, "usize"], result: "void" }, (req, ino, size) => {
     const r = reply(req);
@@ -861,7 +854,7 @@ function makeOps(
   slot("removexattr", { parameters: [p, u64, p], result: "void" }, (req, ino, name) => {
     const r = reply(req);
     const n = readName(name);
-    guard(r, () => n === null ? r.err(EINVAL) : h.removexattr(r, Number(ino), n));
+    guard(r, () => n === null ? r.err(ERRNO.EINVAL) : h.removexattr(r, Number(ino), n));
   });
   // Everything that would write: this mount is read-only (writes go through the overlay).
   slot("setattr", { parameters: [p, u64, p, "i32", p], result: "void" }, (req) => erofs(req));

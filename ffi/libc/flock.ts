@@ -6,14 +6,10 @@
  */
 
 import { cString, ErrnoError, lastErrno, libc } from "./library.ts";
+import { ERRNO, O } from "./linux.ts";
 
-const O_RDWR = 0o2;
-const O_CREAT = 0o100;
-const O_CLOEXEC = 0o2000000;
 const LOCK_EX = 2;
 const LOCK_NB = 4;
-const EWOULDBLOCK = 11;
-const EINTR = 4;
 
 /** A held lock; `close()` releases it. */
 export interface FileLock {
@@ -38,14 +34,14 @@ export interface FileLock {
  */
 export function tryLockExclusive(path: string): FileLock | null {
   const c = libc();
-  const fd = c.open(cString(path), O_RDWR | O_CREAT | O_CLOEXEC, 0o644);
+  const fd = c.open(cString(path), O.RDWR | O.CREAT | O.CLOEXEC, 0o644);
   if (fd < 0) throw new ErrnoError(`open("${path}")`, lastErrno());
   for (;;) {
     if (c.flock(fd, LOCK_EX | LOCK_NB) === 0) break;
     const errno = lastErrno();
-    if (errno === EINTR) continue;
+    if (errno === ERRNO.EINTR) continue;
     c.close(fd);
-    if (errno === EWOULDBLOCK) return null;
+    if (errno === ERRNO.EAGAIN) return null;
     throw new ErrnoError(`flock("${path}")`, errno);
   }
   let open = true;

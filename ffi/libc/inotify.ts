@@ -12,6 +12,7 @@
  */
 
 import { cString, ErrnoError, lastErrno, libc } from "./library.ts";
+import { ERRNO, POLLIN } from "./linux.ts";
 
 /** Event bits (`<sys/inotify.h>`). */
 export const IN = {
@@ -40,12 +41,6 @@ const IN_NONBLOCK = 0o4000;
 const IN_CLOEXEC = 0o2000000;
 const EFD_NONBLOCK = 0o4000;
 const EFD_CLOEXEC = 0o2000000;
-const EAGAIN = 11;
-const EINTR = 4;
-const ENOSPC = 28;
-const ENOENT = 2;
-const ENOTDIR = 20;
-const POLLIN = 0x1;
 /** struct inotify_event: wd i32 @0, mask u32 @4, cookie u32 @8, len u32 @12, name @16. */
 const EVENT_HEADER = 16;
 /** Room for many events per read (each is 16 bytes plus a padded name). */
@@ -119,9 +114,9 @@ export class Inotify {
     );
     if (wd >= 0) return wd;
     const errno = lastErrno();
-    if (errno === ENOENT || errno === ENOTDIR) return null;
+    if (errno === ERRNO.ENOENT || errno === ERRNO.ENOTDIR) return null;
     const call = `inotify_add_watch("${path}")`;
-    if (errno === ENOSPC) throw new WatchLimitReached(call, errno);
+    if (errno === ERRNO.ENOSPC) throw new WatchLimitReached(call, errno);
     throw new ErrnoError(call, errno);
   }
 
@@ -147,8 +142,8 @@ export class Inotify {
       const n = Number(c.read(this.#fd, this.#buffer, BigInt(this.#buffer.length)));
       if (n < 0) {
         const errno = lastErrno();
-        if (errno === EAGAIN) return events;
-        if (errno === EINTR) continue;
+        if (errno === ERRNO.EAGAIN) return events;
+        if (errno === ERRNO.EINTR) continue;
         throw new ErrnoError("read(inotify)", errno);
       }
       parse(this.#buffer.subarray(0, n), events);

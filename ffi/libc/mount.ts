@@ -6,12 +6,10 @@
  */
 
 import { cString, ErrnoError, lastErrno, libc } from "./library.ts";
+import { ERRNO } from "./linux.ts";
 
 /** umount2 flags. */
 export const MNT = { FORCE: 1, DETACH: 2 } as const;
-
-const EINVAL = 22;
-const ENOENT = 2;
 
 /**
  * Mounts a filesystem.
@@ -38,7 +36,7 @@ export function mount(source: string, target: string, fstype: string, options: s
 export function umount(target: string, flags = 0): "unmounted" | "not-mounted" {
   if (libc().umount2(cString(target), flags) === 0) return "unmounted";
   const errno = lastErrno();
-  if (errno === EINVAL || errno === ENOENT) return "not-mounted";
+  if (errno === ERRNO.EINVAL || errno === ERRNO.ENOENT) return "not-mounted";
   throw new ErrnoError(`umount2("${target}", ${flags})`, errno);
 }
 

@@ -8,14 +8,9 @@
 
 import { ErrnoError, lastErrno, libc } from "./library.ts";
 import type { ReadOnlyFile } from "./read_only_file.ts";
+import { ERRNO, F, O } from "./linux.ts";
 
-const O_NONBLOCK = 0o4000;
-const O_CLOEXEC = 0o2000000;
-const F_SETPIPE_SZ = 1031;
-const F_GETPIPE_SZ = 1032;
 const SPLICE_F_NONBLOCK = 2;
-const EINTR = 4;
-const EAGAIN = 11;
 
 /** A pipe of a chosen capacity. */
 export class Pipe {
@@ -41,19 +36,19 @@ export class Pipe {
    */
   static open(capacity: number): Pipe {
     const fds = new Int32Array(2);
-    if (libc().pipe2(new Uint8Array(fds.buffer), O_NONBLOCK | O_CLOEXEC) !== 0) {
+    if (libc().pipe2(new Uint8Array(fds.buffer), O.NONBLOCK | O.CLOEXEC) !== 0) {
       throw new ErrnoError("pipe2()", lastErrno());
     }
     const read = fds[0]!;
     const write = fds[1]!;
-    const granted = libc().fcntl(write, F_SETPIPE_SZ, capacity);
+    const granted = libc().fcntl(write, F.SETPIPE_SZ, capacity);
     if (granted < capacity) {
       const errno = lastErrno();
       libc().close(read);
       libc().close(write);
       throw new ErrnoError(`fcntl(F_SETPIPE_SZ, ${capacity})`, errno);
     }
-    return new Pipe(read, write, libc().fcntl(write, F_GETPIPE_SZ, 0));
+    return new Pipe(read, write, libc().fcntl(write, F.GETPIPE_SZ, 0));
   }
 
   /** The read end, for other `ffi/` modules (a FUSE reply); -1 once closed. */
@@ -87,8 +82,8 @@ export class Pipe {
       );
       if (n < 0) {
         const errno = lastErrno();
-        if (errno === EINTR) continue;
-        if (errno === EAGAIN) break; // full
+        if (errno === ERRNO.EINTR) continue;
+        if (errno === ERRNO.EAGAIN) break; // full
         throw new ErrnoError(`splice("${file.path}", ${offset + done})`, errno);
       }
       if (n === 0) break;
@@ -111,7 +106,7 @@ export class Pipe {
         dropped += n;
         continue;
       }
-      if (n < 0 && lastErrno() === EINTR) continue;
+      if (n < 0 && lastErrno() === ERRNO.EINTR) continue;
       return dropped; // EAGAIN: empty
     }
   }

@@ -7,10 +7,7 @@
  */
 
 import { cString, ErrnoError, lastErrno, libc } from "./library.ts";
-
-const O_RDONLY = 0;
-const O_CLOEXEC = 0o2000000;
-const EINTR = 4;
+import { ERRNO, O } from "./linux.ts";
 
 /** A file open for reading. */
 export class ReadOnlyFile {
@@ -30,7 +27,7 @@ export class ReadOnlyFile {
    * @throws {ErrnoError} when it cannot be opened (ENOENT when it does not exist)
    */
   static open(path: string): ReadOnlyFile {
-    const fd = libc().open(cString(path), O_RDONLY | O_CLOEXEC, 0);
+    const fd = libc().open(cString(path), O.RDONLY | O.CLOEXEC, 0);
     if (fd < 0) throw new ErrnoError(`open("${path}")`, lastErrno());
     return new ReadOnlyFile(path, fd);
   }
@@ -57,7 +54,7 @@ export class ReadOnlyFile {
       const n = Number(libc().pread(this.#fd, part, BigInt(part.length), BigInt(offset + done)));
       if (n < 0) {
         const errno = lastErrno();
-        if (errno === EINTR) continue;
+        if (errno === ERRNO.EINTR) continue;
         throw new ErrnoError(`pread("${this.path}", ${offset + done})`, errno);
       }
       if (n === 0) break;

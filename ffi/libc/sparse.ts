@@ -10,17 +10,12 @@
  */
 
 import { cString, ErrnoError, lastErrno, libc } from "./library.ts";
+import { ERRNO, O } from "./linux.ts";
 
-const O_RDONLY = 0o0;
-const O_WRONLY = 0o1;
-const O_CLOEXEC = 0o2000000;
 const SEEK_DATA = 3;
 const SEEK_HOLE = 4;
 const FALLOC_FL_KEEP_SIZE = 0x01;
 const FALLOC_FL_PUNCH_HOLE = 0x02;
-const ENOENT = 2;
-const EINTR = 4;
-const ENXIO = 6;
 /** How many times a call interrupted by a signal is retried. */
 const EINTR_RETRY_MAX = 16;
 /** Most data extents {@linkcode dataExtents} reports; a file with more is refused. */
@@ -41,7 +36,7 @@ export type Extent = readonly [start: number, end: number];
  * @throws {TypeError} when `path` contains NUL
  */
 export function dataExtents(path: string): Extent[] | null {
-  const fd = openRetrying(path, O_RDONLY);
+  const fd = openRetrying(path, O.RDONLY);
   if (fd === null) return null;
   try {
     const extents: Extent[] = [];
@@ -82,14 +77,14 @@ export function punchHole(path: string, offset: number, length: number): void {
     }
   }
   if (length === 0) return;
-  const fd = openRetrying(path, O_WRONLY);
-  if (fd === null) throw new ErrnoError(`open("${path}")`, ENOENT);
+  const fd = openRetrying(path, O.WRONLY);
+  if (fd === null) throw new ErrnoError(`open("${path}")`, ERRNO.ENOENT);
   try {
     const mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
     for (let attempt = 0;; attempt++) {
       if (libc().fallocate(fd, mode, BigInt(offset), BigInt(length)) === 0) return;
       const errno = lastErrno();
-      if (errno !== EINTR || attempt >= EINTR_RETRY_MAX) {
+      if (errno !== ERRNO.EINTR || attempt >= EINTR_RETRY_MAX) {
         throw new ErrnoError(`fallocate("${path}", PUNCH_HOLE, ${offset}, ${length})`, errno);
       }
     }
@@ -102,11 +97,11 @@ export function punchHole(path: string, offset: number, length: number): void {
 function openRetrying(path: string, flags: number): number | null {
   const pathC = cString(path);
   for (let attempt = 0;; attempt++) {
-    const fd = libc().open(pathC, flags | O_CLOEXEC, 0);
+    const fd = libc().open(pathC, flags | O.CLOEXEC, 0);
     if (fd >= 0) return fd;
     const errno = lastErrno();
-    if (errno === ENOENT) return null;
-    if (errno !== EINTR || attempt >= EINTR_RETRY_MAX) {
+    if (errno === ERRNO.ENOENT) return null;
+    if (errno !== ERRNO.EINTR || attempt >= EINTR_RETRY_MAX) {
       throw new ErrnoError(`open("${path}")`, errno);
     }
   }
@@ -117,7 +112,7 @@ function seek(fd: number, offset: number, whence: number, path: string): number 
   const result = Number(libc().lseek(fd, BigInt(offset), whence));
   if (result >= 0) return result;
   const errno = lastErrno();
-  if (errno === ENXIO) return null;
+  if (errno === ERRNO.ENXIO) return null;
   const name = whence === SEEK_DATA ? "SEEK_DATA" : "SEEK_HOLE";
   throw new ErrnoError(`lseek("${path}", ${offset}, ${name})`, errno);
 }

@@ -8,6 +8,7 @@
 
 import { cString, ErrnoError, lastErrno, libc } from "./library.ts";
 import { readField, STATX } from "./structs.ts";
+import { ERRNO } from "./linux.ts";
 
 const AT_FDCWD = -100;
 const AT_SYMLINK_NOFOLLOW = 0x100;
@@ -16,8 +17,6 @@ const AT_STATX_SYNC_AS_STAT = 0x0;
 const STATX_BASIC_STATS = 0x7ff;
 /** The `STATX_BASIC_STATS` bits `FileStat` needs: all but `STATX_ATIME` (0x20). */
 const STATX_NEEDED = STATX_BASIC_STATS & ~0x20;
-const ENOENT = 2;
-const ENOTDIR = 20;
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
@@ -79,7 +78,7 @@ export function lstat(path: string): FileStat | null {
   const result = libc().statx(AT_FDCWD, cString(path), flags, STATX_BASIC_STATS, BUFFER);
   if (result !== 0) {
     const errno = lastErrno();
-    if (errno === ENOENT || errno === ENOTDIR) return null;
+    if (errno === ERRNO.ENOENT || errno === ERRNO.ENOTDIR) return null;
     throw new ErrnoError(`statx("${path}")`, errno);
   }
   const mask = readField(VIEW, F.stx_mask);

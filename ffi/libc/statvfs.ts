@@ -7,8 +7,8 @@
 
 import { cString, ErrnoError, lastErrno, libc } from "./library.ts";
 import { readField, STATVFS } from "./structs.ts";
+import { ERRNO } from "./linux.ts";
 
-const EINTR = 4;
 /** How many times a call interrupted by a signal is retried. */
 const EINTR_RETRY_MAX = 16;
 
@@ -43,7 +43,7 @@ export function statvfs(path: string): FsSpace {
   for (let attempt = 0;; attempt++) {
     if (libc().statvfs(pathC, BUFFER) === 0) break;
     const errno = lastErrno();
-    if (errno !== EINTR || attempt >= EINTR_RETRY_MAX) {
+    if (errno !== ERRNO.EINTR || attempt >= EINTR_RETRY_MAX) {
       throw new ErrnoError(`statvfs("${path}")`, errno);
     }
   }

@@ -8,11 +8,8 @@
  */
 
 import { cString, ErrnoError, lastErrno, libc } from "./library.ts";
+import { ERRNO } from "./linux.ts";
 
-const ENODATA = 61;
-/** ENOTSUP and EOPNOTSUPP are the same value on Linux. */
-const ENOTSUP = 95;
-const ERANGE = 34;
 const XATTR_CREATE = 1;
 const XATTR_REPLACE = 2;
 /** How many times a read is retried when the value grows between size probe and read. */
@@ -47,7 +44,7 @@ export function getXattr(path: string, name: string): Uint8Array | null {
   const nameC = cString(name);
   const result = readSized((buffer, size) => Number(c.lgetxattr(pathC, nameC, buffer, size)));
   if (typeof result !== "number") return result;
-  if (result === ENODATA || result === ENOTSUP) return null;
+  if (result === ERRNO.ENODATA || result === ERRNO.ENOTSUP) return null;
   throw new ErrnoError(`lgetxattr("${path}", "${name}")`, result);
 }
 
@@ -90,7 +87,7 @@ export function removeXattr(path: string, name: string): boolean {
   const c = libc();
   if (c.lremovexattr(cString(path), cString(name)) === 0) return true;
   const errno = lastErrno();
-  if (errno === ENODATA) return false;
+  if (errno === ERRNO.ENODATA) return false;
   throw new ErrnoError(`lremovexattr("${path}", "${name}")`, errno);
 }
 
@@ -110,7 +107,7 @@ export function listXattr(path: string): string[] {
   const pathC = cString(path);
   const result = readSized((buffer, size) => Number(c.llistxattr(pathC, buffer, size)));
   if (typeof result === "number") {
-    if (result === ENOTSUP) return [];
+    if (result === ERRNO.ENOTSUP) return [];
     throw new ErrnoError(`llistxattr("${path}")`, result);
   }
   // "a\0b\0" → ["a", "b", ""]: every name ends with NUL.
@@ -131,7 +128,7 @@ function readSized(read: (buffer: Uint8Array | null, size: bigint) => number): U
   const first = read(SCRATCH, SCRATCH_SIZE);
   if (first >= 0) return SCRATCH.slice(0, first);
   let errno = lastErrno();
-  for (let attempt = 0; errno === ERANGE && attempt < XATTR_READ_RETRY_MAX; attempt++) {
+  for (let attempt = 0; errno === ERRNO.ERANGE && attempt < XATTR_READ_RETRY_MAX; attempt++) {
     const size = read(null, 0n);
     if (size < 0) return lastErrno();
     if (size === 0) return new Uint8Array(0); // size 0 would be a probe, not a read
