@@ -512,10 +512,10 @@ export class RealizeFs implements FuseHandlers {
   }
 
   /** The arena, its database and the path of an inode inside an arena (for xattrs). */
-  #where(ino: number): { a: FsArena; path: Path; attr: Versioned } | null {
+  #where(ino: number): { a: FsArena; path: Path; attr: Attr } | null {
     if (ino === ROOT_INODE) return null;
     const owner = this.#o.fs.arenaOf(ino);
-    const attr = this.#o.fs.versionOf(ino);
+    const attr = this.#o.fs.getattr(ino);
     if (owner === null || attr === null) return null;
     const a = this.#o.arenas.get(owner.arena)!;
     const path = a.db.read((tx) => nodeByIno(tx, ino))?.path;
@@ -551,8 +551,8 @@ export class RealizeFs implements FuseHandlers {
         const entry = a.db.read((tx) => listPath(tx, path));
         return entry === null ? null : statusText(entry);
       }
-      case XATTR.version:
-        return attr.kind === "dir" || attr.hash === null ? null : attr.hash.toString();
+      case XATTR.version: // the only one that needs the hash (a query of its own)
+        return attr.kind === "dir" ? null : this.#o.fs.versionOf(ino)?.hash?.toString() ?? null;
       default:
         return null;
     }
