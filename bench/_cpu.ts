@@ -23,11 +23,6 @@ export function cpuBusySeconds(): number {
   return (user! + nice! + system! + irq! + softirq!) / TICKS_PER_SEC;
 }
 
-/** The number of cores the machine has online. */
-export function cores(): number {
-  return navigator.hardwareConcurrency;
-}
-
 /**
  * Runs `fn` and measures the processor time the machine spent meanwhile.
  *

@@ -22,7 +22,7 @@
  * @module
  */
 
-import { cores, cpuBusySeconds, processCpuSeconds, threadCpuSeconds, withCpu } from "./_cpu.ts";
+import { cpuBusySeconds, processCpuSeconds, threadCpuSeconds, withCpu } from "./_cpu.ts";
 import { exists, firstLine, reap, spawnChild } from "./_child.ts";
 import type { Result } from "./_report.ts";
 import { DIRS, treePath, writeTree } from "./fuse_child.ts";
@@ -362,7 +362,7 @@ async function readResults(m: Mounted, a: ServeChild, hash: Hash): Promise<Resul
       : [row(`cold read of ${size} through the mount`, r.cold, "sshfs, fresh mount", r.ssh)]),
     {
       ...row(
-        `cold read: MB per second of CPU, ${cores()} cores`,
+        `cold read: MB per second of CPU, ${navigator.hardwareConcurrency} cores`,
         perCpu.cold,
         "raw TLS",
         perCpu.tls,
