@@ -95,7 +95,7 @@ export class CachedReads {
   }
 
   /**
-   * Notes that the main thread stored a range of a blob (before the database records it).
+   * Notes that a range of a blob is stored (before the database records it).
    *
    * @param hash the version
    * @param range the bytes
@@ -112,6 +112,25 @@ export class CachedReads {
     while (this.#stored.size > CACHED_FILES_MAX) {
       this.#stored.delete(this.#stored.keys().next().value!);
     }
+  }
+
+  /**
+   * Writes bytes into a blob for the main thread (`WorkerWrites`), then notes them stored
+   * as of `epoch`, the fence's epoch when the main thread sent them: it bumps the epoch
+   * before it forgets bytes or removes a blob, so the note cannot outlive the bytes. The
+   * file is opened by name and never created (a blob removed meanwhile: `NotFound`).
+   *
+   * @param hash the version
+   * @param offset where
+   * @param data the bytes
+   * @param epoch the fence's epoch when they were sent
+   * @throws {Error} what the file system threw (no space left, not found)
+   */
+  write(hash: Hash, offset: number, data: Uint8Array, epoch: number): void {
+    using file = Deno.openSync(`${this.#dir}/${blobFileName(hash)}`, { write: true });
+    file.seekSync(offset, Deno.SeekMode.Start);
+    for (let done = 0; done < data.length;) done += file.writeSync(data.subarray(done));
+    this.noteStored(hash, ByteRange.of(offset, offset + data.length), epoch);
   }
 
   /**

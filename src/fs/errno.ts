@@ -59,5 +59,6 @@ export function errnoOf(error: unknown): number {
   if (error instanceof Deno.errors.PermissionDenied) return ERRNO.EACCES;
   if (error instanceof Deno.errors.IsADirectory) return ERRNO.EISDIR;
   if (error instanceof Deno.errors.NotADirectory) return ERRNO.ENOTDIR;
+  if (error instanceof Error && /\(os error 28\)/.test(error.message)) return ERRNO.ENOSPC;
   return ERRNO.EIO;
 }

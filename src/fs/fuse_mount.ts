@@ -13,6 +13,7 @@ import { currentLogSettings, describeError, logger } from "../util/mod.ts";
 import { ERRNO, errnoOf } from "./errno.ts";
 import type { WorkerConfig, WorkerIn, WorkerOut } from "./fuse_worker.ts";
 import type { RemoteReader } from "./remote_reader.ts";
+import { WorkerWrites, writeSlots } from "./worker_writes.ts";
 
 const log = logger("fuse");
 
@@ -54,6 +55,8 @@ export class FuseMount {
   readonly #reader: RemoteReader;
   /** Cached reads in flight in the worker (`RealizeFsOptions.readers`). */
   readonly #readers: Int32Array;
+  /** Blob writes the worker does for the blob stores. */
+  readonly #writes: WorkerWrites;
   #stopped: Promise<void> | null = null;
   #alive = true;
   #passthrough = false;
@@ -63,11 +66,16 @@ export class FuseMount {
     worker: Worker,
     reader: RemoteReader,
     readers: Int32Array,
+    writeSlots: SharedArrayBuffer,
   ) {
     this.mountpoint = mountpoint;
     this.#worker = worker;
     this.#reader = reader;
     this.#readers = readers;
+    this.#writes = new WorkerWrites(writeSlots, (m, transfer) => {
+      if (this.#alive) this.#worker.postMessage(m, transfer);
+      else this.#writes.fail(new Error("the FUSE worker stopped"));
+    }, () => Atomics.load(readers, 1));
   }
 
   /**
@@ -107,6 +115,7 @@ export class FuseMount {
       gid: Deno.gid() ?? 0,
       allowOther: options.allowOther ?? Deno.uid() === 0,
       readers: new SharedArrayBuffer(8),
+      writeSlots: writeSlots(),
       passthrough: Deno.env.get("REALIZE_FUSE_PASSTHROUGH") !== "0",
       log: (() => {
         const s = currentLogSettings();
@@ -114,7 +123,7 @@ export class FuseMount {
       })(),
     };
     const readers = new Int32Array(config.readers);
-    const m = new FuseMount(options.mountpoint, worker, options.reader, readers);
+    const m = new FuseMount(options.mountpoint, worker, options.reader, readers, config.writeSlots);
     const ready = Promise.withResolvers<void>();
     worker.onmessage = (e: MessageEvent<WorkerOut>) => m.#onMessage(e.data, ready);
     worker.onerror = (e) => {
@@ -138,16 +147,7 @@ export class FuseMount {
       invalidate: () => void Atomics.add(readers, 1, 1),
       wait: () => waitForReaders(readers),
     });
-    options.reader.setStoredListener((arena, hash, range) =>
-      m.#post({
-        type: "stored",
-        arena,
-        hash: hash.toString(),
-        start: range.start,
-        end: range.end,
-        epoch: Atomics.load(readers, 1),
-      })
-    );
+    options.reader.setBlobWriter((arena) => m.#writes.for(arena));
     log.info(`mounted on ${options.mountpoint}`);
     return m;
   }
@@ -165,6 +165,9 @@ export class FuseMount {
         return;
       case "read":
         void this.#read(m);
+        return;
+      case "written":
+        this.#writes.written(m.id, m.errno);
         return;
       case "touch":
         try {
@@ -214,7 +217,8 @@ export class FuseMount {
   /** The reader and its blob stores stop telling the worker and waiting for it. */
   #detachReader(): void {
     this.#reader.setReaderFence(null);
-    this.#reader.setStoredListener(null);
+    this.#reader.setBlobWriter(null);
+    this.#writes.fail(new Error("the FUSE worker stopped"));
   }
 
   #post(m: WorkerIn, transfer: Transferable[] = []): void {

@@ -20,12 +20,13 @@ import {
   InodeAllocator,
   openGlobalDatabase,
 } from "../storage/mod.ts";
-import { type ArenaName, ByteRange, Hash, type Mark } from "../types/mod.ts";
+import { type ArenaName, Hash, type Mark } from "../types/mod.ts";
 import { ARENA_SCHEMAS, ArenaView, Filesystem, GLOBAL_TREE_SCHEMA } from "../unreal/mod.ts";
 import { configure, describeError, type Level, logger } from "../util/mod.ts";
 import { CachedReads } from "./cached_reads.ts";
-import { ERRNO, FsError } from "./errno.ts";
+import { ERRNO, errnoOf, FsError } from "./errno.ts";
 import { type FsArena, RealizeFs, type RemoteReadArgs, type TouchNote } from "./realize_fs.ts";
+import { writeBytes } from "./worker_writes.ts";
 
 /** The configuration the main thread sends. */
 export interface WorkerConfig {
@@ -45,6 +46,8 @@ export interface WorkerConfig {
   readonly passthrough: boolean;
   /** Two Int32: cached reads in flight here, and the fence's epoch (`RealizeFsOptions.readers`). */
   readonly readers: SharedArrayBuffer;
+  /** The slots of blob writes (`WorkerWrites`). */
+  readonly writeSlots: SharedArrayBuffer;
   /** The main thread's log levels and format, so the worker filters the same way. */
   readonly log: { defaultLevel: Level; levels: [string, Level][]; format: "plain" | "systemd" };
 }
@@ -67,6 +70,12 @@ export type WorkerOut =
     readonly copy?: boolean;
   }
   | ({ readonly type: "touch" } & RemoteReadArgs & TouchNote)
+  | {
+    /** A blob write is done (`errno` 0) or failed; its slot is free again. */
+    readonly type: "written";
+    readonly id: number;
+    readonly errno: number;
+  }
   | { readonly type: "stopped" };
 
 /** What the main thread posts. */
@@ -81,12 +90,17 @@ export type WorkerIn =
     readonly errno?: number;
   }
   | {
-    /** The main thread stored `[start, end)` of a blob (`CachedReads.noteStored`). */
-    readonly type: "stored";
+    /** Write bytes into a blob at `offset` (`WorkerWrites`, `CachedReads.write`). */
+    readonly type: "write";
+    readonly id: number;
     readonly arena: string;
     readonly hash: string;
-    readonly start: number;
-    readonly end: number;
+    readonly offset: number;
+    /** Where the bytes are: a slot of `WorkerConfig.writeSlots`, or `bytes`. */
+    readonly slot: number;
+    readonly length: number;
+    readonly bytes?: Uint8Array;
+    /** The fence's epoch when the main thread sent it. */
     readonly epoch: number;
   }
   | {
@@ -119,6 +133,7 @@ const pending = new Map<
   { resolve: (b: Uint8Array | "stored") => void; reject: (e: Error) => void }
 >();
 let readers: Int32Array | null = null;
+let slots: SharedArrayBuffer | null = null;
 let nextId = 1;
 
 /** Replies of cached reads go through a pipe big enough for the largest read, if one can be had. */
@@ -133,6 +148,7 @@ function openPipe(): Pipe | null {
 
 function start(config: WorkerConfig): void {
   configure({ ...config.log, levels: new Map(config.log.levels) });
+  slots = config.writeSlots;
   const globalDb = openGlobalDatabase(config.globalDb, {
     schemas: [GLOBAL_INODE_SCHEMA, GLOBAL_TREE_SCHEMA],
   });
@@ -210,13 +226,19 @@ scope.onmessage = async (e: MessageEvent<WorkerIn>) => {
         post({ type: "error", message: describeError(error) });
       }
       return;
-    case "stored":
-      cachedByArena.get(m.arena)?.noteStored(
-        Hash.parse(m.hash),
-        ByteRange.of(m.start, m.end),
-        m.epoch,
-      );
+    case "write": {
+      let errno = 0;
+      try {
+        const cached = cachedByArena.get(m.arena);
+        if (cached === undefined) throw new FsError(ERRNO.EIO, `no arena ${m.arena} (stopped?)`);
+        cached.write(Hash.parse(m.hash), m.offset, writeBytes(slots!, m), m.epoch);
+      } catch (error) {
+        errno = errnoOf(error);
+        log.debug(`cannot write a blob of ${m.arena}: ${describeError(error)}`);
+      }
+      post({ type: "written", id: m.id, errno });
       return;
+    }
     case "readResult": {
       const p = pending.get(m.id);
       pending.delete(m.id);

@@ -12,7 +12,7 @@
 import type { Household } from "../net/mod.ts";
 import { markFor } from "../storage/mod.ts";
 import { type ArenaName, ByteRange, Hash, type Mark, type Path } from "../types/mod.ts";
-import type { BlobHandle, ReaderFence, UnrealArena } from "../unreal/mod.ts";
+import type { BlobHandle, BlobWriter, ReaderFence, UnrealArena } from "../unreal/mod.ts";
 import { logger } from "../util/mod.ts";
 import { ERRNO, FsError } from "./errno.ts";
 
@@ -56,16 +56,12 @@ interface OpenBlob {
   lastEnd: number;
 }
 
-/** Hears of a range stored in a blob (see {@linkcode RemoteReader.setStoredListener}). */
-export type StoredListener = (arena: ArenaName, hash: Hash, range: ByteRange) => void;
-
 /** Serves the filesystem's remote reads. */
 export class RemoteReader {
   readonly #arenas: ReadonlyMap<ArenaName, ReadableArena>;
   readonly #household: () => Household | null;
   readonly #blobs = new Map<string, OpenBlob>();
   readonly #inflight = new Map<string, Promise<Uint8Array | null>>();
-  #onStored: StoredListener | null = null;
   /** Chunks the cache did not keep, by `hash:index`, oldest first. */
   readonly #memory = new Map<string, Uint8Array>();
   readonly #waitMs: number;
@@ -349,6 +345,8 @@ export class RemoteReader {
         // it are copied back too (a trim may take them before the reader comes).
         bytes: null as Uint8Array | null,
         lost: false,
+        /** Its pieces on their way into the blob (`BlobHandle.store`). */
+        writes: [] as Promise<unknown>[],
       };
       const p = done.promise.finally(() => this.#inflight.delete(key));
       p.catch(() => {}); // read-ahead: nobody may wait for it
@@ -364,9 +362,13 @@ export class RemoteReader {
     const piece = (offset: number, data: Uint8Array) => {
       const c = chunks[Math.floor(offset / CHUNK_BYTES) - first];
       if (c === undefined || c.settled) return;
-      const stored = blob.handle.write(offset, data) !== "skipped";
-      if (stored) this.#onStored?.(req.arena, hash, ByteRange.of(offset, offset + data.length));
-      if (!stored && c.bytes === null) {
+      // Written by the blob store's writer (the FUSE worker) when it has one: the chunk is
+      // settled once its pieces are in. One the cache drops on the way (the blob removed,
+      // the disk full) is simply not there: the reader fetches it again.
+      const stored = blob.handle.store(offset, data);
+      if (stored !== "skipped") {
+        c.writes.push(stored.catch((e) => log.warn(`cannot cache ${req.path} at ${offset}`, e)));
+      } else if (c.bytes === null) {
         c.bytes = new Uint8Array(c.range.end - c.range.start);
         if (offset > c.range.start) {
           const before = blob.handle.read(c.range.start, offset - c.range.start, {
@@ -376,7 +378,7 @@ export class RemoteReader {
         }
       }
       c.bytes?.set(data, offset - c.range.start);
-      if (offset + data.length >= c.range.end) settle(c);
+      if (offset + data.length >= c.range.end) void Promise.all(c.writes).then(() => settle(c));
     };
     void this.#withPeer(req, async (household) => {
       await household.read(
@@ -395,8 +397,9 @@ export class RemoteReader {
         },
       );
     }).then(
-      () => {
+      async () => {
         this.stats.bytesFetched += end - start;
+        await Promise.all(chunks.flatMap((c) => c.writes));
         for (const c of chunks) settle(c); // a short read: what is missing is fetched again
         if (blob.handle.isComplete()) {
           arena.unreal.blobs.verify(hash).catch((e) => log.warn(`verifying ${req.path} failed`, e));
@@ -452,13 +455,12 @@ export class RemoteReader {
   }
 
   /**
-   * Sets what hears of every range fetched and stored in a blob, as it is stored (the
-   * FUSE worker then reads it there without asking).
+   * Sets where every arena's blob store writes fetched bytes (`BlobStore.setWriter`).
    *
-   * @param listener called with the arena, the version and the range; `null` for none
+   * @param writer the writer of an arena; `null` to write on this thread
    */
-  setStoredListener(listener: StoredListener | null): void {
-    this.#onStored = listener;
+  setBlobWriter(writer: ((arena: ArenaName) => BlobWriter) | null): void {
+    for (const [name, a] of this.#arenas) a.unreal.blobs.setWriter(writer?.(name) ?? null);
   }
 
   /** Closes every open blob handle. */

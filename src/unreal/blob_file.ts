@@ -67,7 +67,16 @@ export class BlobFile {
   present: ByteRanges;
   /** Bytes the database records as present. */
   recorded: ByteRanges;
-  /** `blockUsage(present)`, as counted in the store's totals. */
+  /**
+   * Bytes being written elsewhere (a `BlobWriter`): counted against the quota, never
+   * trimmed, present once written.
+   */
+  pending: ByteRanges = ByteRanges.empty();
+  /** The writes under way elsewhere. */
+  readonly writes = new Set<Promise<unknown>>();
+  /** Bumped when the file is emptied: a write started before does not count. */
+  generation = 0;
+  /** `blockUsage(present ∪ pending)`, as counted in the store's totals. */
   usage: number;
   /** Bytes written since the last flush was started. */
   unflushedBytes = 0;

@@ -17,6 +17,14 @@ export type ReadResult = Uint8Array | { readonly missing: ByteRanges };
  */
 export type WriteResult = "stored" | "skipped";
 
+/**
+ * What {@linkcode BlobHandle.store} did: `"skipped"` at once (no room; the caller keeps its
+ * bytes), or a promise of the outcome once the bytes are in the file — `"skipped"` then
+ * means they were not kept after all (the blob was removed or emptied meanwhile, or the
+ * disk is full).
+ */
+export type StoreResult = "skipped" | Promise<WriteResult>;
+
 /** Options of {@linkcode BlobHandle.read}. */
 export interface ReadOptions {
   /** Where to read the bytes, when it is large enough. */
@@ -31,6 +39,8 @@ export interface BlobHost {
   touch(blob: BlobFile): void;
   /** Writes for a handle. */
   write(blob: BlobFile, offset: number, data: Uint8Array): WriteResult;
+  /** Writes for a handle, on the store's writer. */
+  store(blob: BlobFile, offset: number, data: Uint8Array): StoreResult;
   /** Records what was written. */
   flush(blob: BlobFile): Promise<void>;
   /** Releases one handle. */
@@ -112,6 +122,25 @@ export class BlobHandle {
   write(offset: number, data: Uint8Array): WriteResult {
     this.#checkOpen();
     return this.#host.write(this.#blob, offset, data);
+  }
+
+  /**
+   * Stores bytes at `offset` as {@linkcode BlobHandle.write} does, but on the store's
+   * writer when it has one (`BlobStore.setWriter`): another thread copies them into the
+   * file. Room is made (or not) at once; the bytes count against the quota while they are
+   * on their way, and become present, readable here, once written.
+   *
+   * @param offset first byte
+   * @param data the bytes, copied before this returns
+   * @returns `"skipped"` when the cache has no room for them (or the blob was removed), or
+   *   a promise of the outcome once they are in the file
+   * @throws {RangeError} when the range does not fit in the blob
+   * @throws {BlobError} when the handle or store is closed; the promise rejects with one
+   *   when the write fails (other than a full disk, which skips)
+   */
+  store(offset: number, data: Uint8Array): StoreResult {
+    this.#checkOpen();
+    return this.#host.store(this.#blob, offset, data);
   }
 
   /**

@@ -28,7 +28,13 @@ import type { Database } from "../storage/mod.ts";
 import { ByteRange, ByteRanges, type Hash } from "../types/mod.ts";
 import { assert, logger } from "../util/mod.ts";
 import { BlobError, BlobFile, blobFileName, messageOf } from "./blob_file.ts";
-import { BlobHandle, type BlobHost, type ReadResult, type WriteResult } from "./blob_handle.ts";
+import {
+  BlobHandle,
+  type BlobHost,
+  type ReadResult,
+  type StoreResult,
+  type WriteResult,
+} from "./blob_handle.ts";
 import { type FileHash, type HashFileFn, hashFileInline } from "./blob_hash.ts";
 import { reconcileBlobs, type ReconcileReport } from "./blob_reconcile.ts";
 import {
@@ -44,7 +50,7 @@ import {
   usageByArea,
 } from "./blob_schema.ts";
 import { chooseVictims, trimPlan, type Victim } from "./cache_cleaner.ts";
-import { blockUsage, needsSpace, quotaBytes } from "./cache_usage.ts";
+import { alignOutward, blockUsage, needsSpace, quotaBytes } from "./cache_usage.ts";
 
 const log = logger("blob");
 
@@ -150,6 +156,9 @@ export class BlobStore {
   #closed = false;
   readonly #host: BlobHost;
   #fence: ReaderFence | null = null;
+  #writer: BlobWriter | null = null;
+  /** Writes under way elsewhere, awaited on close. */
+  readonly #writing = new Set<Promise<unknown>>();
 
   private constructor(options: BlobStoreOptions) {
     this.#db = options.db;
@@ -167,6 +176,7 @@ export class BlobStore {
         this.#touch(blob);
       },
       write: (blob, offset, data) => this.#write(blob, offset, data),
+      store: (blob, offset, data) => this.#store(blob, offset, data),
       flush: (blob) => this.#flushNow(blob),
       release: (blob) => this.#release(blob),
     };
@@ -351,6 +361,17 @@ export class BlobStore {
   }
 
   /**
+   * Sets where {@linkcode BlobHandle.store} writes: another thread (the FUSE worker), so
+   * this one does not spend its time copying into the page cache. Without one, it writes
+   * here, as {@linkcode BlobHandle.write} does.
+   *
+   * @param writer the writer; `null` to write here
+   */
+  setWriter(writer: BlobWriter | null): void {
+    this.#writer = writer;
+  }
+
+  /**
    * Changes the limits (configuration reload). Call {@linkcode BlobStore.enforce} next.
    *
    * @param limits the new `disk_usage`, or `null` for none
@@ -453,6 +474,7 @@ export class BlobStore {
   }
 
   async #shutDown(): Promise<void> {
+    while (this.#writing.size > 0) await Promise.allSettled([...this.#writing]);
     for (const blob of [...this.#open.values()]) {
       try {
         await this.#flushNow(blob);
@@ -599,6 +621,82 @@ export class BlobStore {
     return "stored";
   }
 
+  #store(blob: BlobFile, offset: number, data: Uint8Array): StoreResult {
+    const writer = this.#writer;
+    if (writer === null) {
+      return this.#write(blob, offset, data) === "stored" ? Promise.resolve("stored") : "skipped";
+    }
+    this.#checkChange();
+    checkNatural(offset, "offset");
+    const range = ByteRange.of(offset, offset + data.length);
+    if (range.end > blob.size) {
+      throw new RangeError(`Cannot write ${range} to blob ${blob.key} of size ${blob.size}`);
+    }
+    this.#touch(blob);
+    if (blob.pending.overlaps(range)) {
+      // The same bytes are on their way: store what is left once they are in.
+      const copy = data.slice();
+      return Promise.allSettled([...blob.writes]).then(() => {
+        if (this.#closing !== null || this.#open.get(blob.key) !== blob) return "skipped";
+        const again = this.#store(blob, offset, copy);
+        return again === "skipped" ? "skipped" : again;
+      });
+    }
+    const missing = ByteRanges.of(range).subtract(blob.present);
+    if (missing.isEmpty()) return Promise.resolve("stored");
+    if (blob.detached) return "skipped";
+    const delta = blockUsage(blob.present.union(blob.pending).union(missing)) - blob.usage;
+    if (!this.#makeRoom(blob, delta, range)) return "skipped";
+    // Reserved now: the quota counts the bytes in flight, and nothing trims them.
+    blob.pending = blob.pending.union(missing);
+    this.#setPresent(blob, blob.present);
+    blob.handles++; // the file stays open until the write is done
+    const generation = blob.generation;
+    const writes = missing.ranges().map((r) =>
+      writer.write(blob.hash, r.start, data.subarray(r.start - offset, r.end - offset))
+    );
+    const done = Promise.allSettled(writes)
+      .then((results) => this.#written(blob, missing, generation, results))
+      .finally(() => {
+        blob.writes.delete(done);
+        this.#writing.delete(done);
+        return this.#release(blob);
+      });
+    blob.writes.add(done);
+    this.#writing.add(done);
+    return done;
+  }
+
+  /** A write elsewhere ended: its bytes become present, unless the blob changed meanwhile. */
+  #written(
+    blob: BlobFile,
+    missing: ByteRanges,
+    generation: number,
+    results: PromiseSettledResult<void>[],
+  ): WriteResult {
+    blob.pending = blob.pending.subtract(missing);
+    if (blob.detached) return "skipped"; // removed: its usage went with it
+    const failed = results.find((r) => r.status === "rejected");
+    if (this.#closed || blob.generation !== generation || failed !== undefined) {
+      this.#setPresent(blob, blob.present); // the reservation is given back
+      if (failed === undefined) return "skipped";
+      if (isNoSpace(failed.reason)) {
+        log.warn(`disk full: blob ${blob.key} not cached at ${missing}`);
+        return "skipped"; // what was written is not recorded; reconcile() frees it
+      }
+      throw new BlobError(
+        `Cannot write blob ${blob.key} at ${missing}: ${messageOf(failed.reason)}`,
+        {
+          cause: failed.reason,
+        },
+      );
+    }
+    this.#setPresent(blob, blob.present.union(missing));
+    blob.unflushedBytes += missing.byteCount();
+    if (blob.unflushedBytes >= this.#flushBytes || blob.isComplete()) this.#startFlush(blob);
+    return "stored";
+  }
+
   /** Frees room for `deltaBytes` more; false when the quota cannot make room. */
   #makeRoom(blob: BlobFile, deltaBytes: number, write: ByteRange): boolean {
     if (deltaBytes <= 0) return true;
@@ -621,7 +719,8 @@ export class BlobStore {
    * The database forgets the ranges first, then the holes are punched.
    */
   #trim(blob: BlobFile, write: ByteRange, needBytes: number): number {
-    const plan = trimPlan(blob.present, write, needBytes, TRIM_BYTES_MIN);
+    const plan = trimPlan(blob.present, write, needBytes, TRIM_BYTES_MIN)
+      .subtract(alignOutward(blob.pending));
     if (plan.isEmpty()) return 0;
     const recorded = blob.recorded.subtract(plan);
     blob.verified = false;
@@ -671,7 +770,7 @@ export class BlobStore {
 
   #setPresent(blob: BlobFile, ranges: ByteRanges): void {
     assert(!blob.detached, "a removed blob's ranges are not tracked");
-    const usage = blockUsage(ranges);
+    const usage = blockUsage(blob.pending.isEmpty() ? ranges : ranges.union(blob.pending));
     this.#usage[blob.area] += usage - blob.usage;
     blob.usage = usage;
     blob.present = ranges;
@@ -797,11 +896,27 @@ export class BlobStore {
     this.#db.write((tx) => assert(setBlobRanges(tx, blob.hash, empty, false), "row exists"));
     blob.recorded = empty;
     blob.verified = false;
+    blob.generation++;
     this.#fence?.wait();
     blob.file.truncateSync(0);
     blob.file.truncateSync(blob.size);
     this.#setPresent(blob, empty);
   }
+}
+
+/** What {@linkcode BlobStore.setWriter} takes. */
+export interface BlobWriter {
+  /**
+   * Writes bytes into a blob's file on another thread. `data` is copied before this
+   * returns (the caller may reuse it); the file is opened by name, never created.
+   *
+   * @param hash the blob's version
+   * @param offset where in the file
+   * @param data the bytes
+   * @returns once they are in the file; rejects with the error (`code` `"ENOSPC"` when the
+   *   disk is full)
+   */
+  write(hash: Hash, offset: number, data: Uint8Array): Promise<void>;
 }
 
 /** What {@linkcode BlobStore.setReaderFence} takes. */

@@ -10,6 +10,7 @@ export {
   type BlobInfo,
   BlobStore,
   type BlobStoreOptions,
+  type BlobWriter,
   type CacheUsage,
   type EvictionReport,
   FLUSH_BYTES_DEFAULT,
@@ -19,7 +20,13 @@ export {
   TRIM_BYTES_MIN,
   type VerifyResult,
 } from "./blob_store.ts";
-export { BlobHandle, type ReadOptions, type ReadResult, type WriteResult } from "./blob_handle.ts";
+export {
+  BlobHandle,
+  type ReadOptions,
+  type ReadResult,
+  type StoreResult,
+  type WriteResult,
+} from "./blob_handle.ts";
 export { BlobError, blobFileName, parseBlobFileName } from "./blob_file.ts";
 export { type FileHash, type HashFileFn, hashFileInline } from "./blob_hash.ts";
 export { type ReconcileReport } from "./blob_reconcile.ts";
