@@ -34,8 +34,10 @@ export function spawnChild(
   settings: object,
   stdin: "piped" | "null",
 ): Deno.ChildProcess {
+  // REALIZE_BENCH_CHILD_FLAGS: extra flags for the child's `deno run`, e.g. `--cpu-prof`.
+  const flags = (Deno.env.get("REALIZE_BENCH_CHILD_FLAGS") ?? "").split(" ").filter((f) => f);
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script, mode],
+    args: ["run", "-A", ...flags, script, mode],
     env: { [env]: JSON.stringify(settings) },
     stdin,
     stdout: "piped",

@@ -311,6 +311,9 @@ async function readResults(m: Mounted, a: ServeChild, hash: Hash): Promise<Resul
   const r = { tls: [] as number[], cold: [] as number[], ssh: [] as number[] };
   // Bytes moved per second of processor time, every process and the kernel included.
   const perCpu = { tls: [] as number[], cold: [] as number[] };
+  // Bytes moved per second of the busiest thread's processor time: the bound with a core
+  // for every thread (this machine may have too few to show it).
+  const perThread = { tls: [] as number[], cold: [] as number[] };
   const measured = async (rates: number[], perCpuRates: number[], fn: () => Promise<number>) => {
     const { value, cpu } = await withCpu(fn);
     rates.push(value);
@@ -319,23 +322,33 @@ async function readResults(m: Mounted, a: ServeChild, hash: Hash): Promise<Resul
   const w = { blob: [] as number[], warm: [] as number[], pages: [] as number[] };
   try {
     for (let run = 0; run < RUNS; run++) {
-      await measured(r.tls, perCpu.tls, () => rawBulk("tls-send", keys));
+      await measured(
+        r.tls,
+        perCpu.tls,
+        () => rawBulk("tls-send", keys, (s) => perThread.tls.push(BYTES / 1e6 / s)),
+      );
       await m.reader.close(); // a fresh blob: nothing cached, on disk or in the page cache
       m.b.unreal.blobs.remove(hash);
       await dropPages(m, file);
-      const parts = [a.pid, Deno.pid].map(processCpuSeconds);
-      const threads = threadCpuSeconds(Deno.pid);
+      const pids = [a.pid, Deno.pid];
+      const parts = pids.map(processCpuSeconds);
+      const threads = pids.map(threadCpuSeconds);
       const machine = cpuBusySeconds();
       await measured(r.cold, perCpu.cold, () => dd(file));
-      const [pa, pb] = [a.pid, Deno.pid].map((pid, i) => processCpuSeconds(pid) - parts[i]!);
+      const [pa, pb] = pids.map((pid, i) => processCpuSeconds(pid) - parts[i]!);
       const rest = cpuBusySeconds() - machine - pa! - pb!;
+      const split = pids.map((pid, i) =>
+        [...threadCpuSeconds(pid)].map(([n, t]) => [n, t - (threads[i]!.get(n) ?? 0)] as const)
+          .filter(([, t]) => t > 0)
+      );
+      perThread.cold.push(BYTES / 1e6 / Math.max(...split.flat().map(([, t]) => t)));
       const perMB = (s: number) => `${(s * 1e3 / (BYTES / 1e6)).toFixed(2)} ms`;
       await Deno.stderr.write(new TextEncoder().encode(
         `cold read, processor time per MB: peer a ${perMB(pa!)}, peer b (this process) ` +
-          `${perMB(pb!)}, the rest (dd, kernel threads) ${perMB(rest)}; b's threads: ` +
-          [...threadCpuSeconds(Deno.pid)].map(([n, t]) => [n, t - (threads.get(n) ?? 0)] as const)
-            .filter(([, t]) => t > 0).map(([n, t]) => `${n} ${perMB(t)}`).join(", ") +
-          "\n",
+          `${perMB(pb!)}, the rest (dd, kernel threads) ${perMB(rest)}; ` +
+          split.map((ts, i) =>
+            `${"ab"[i]}'s threads: ${ts.map(([n, t]) => `${n} ${perMB(t)}`).join(", ")}`
+          ).join("; ") + "\n",
       ));
       await verified(m, hash);
       if (sshfs !== null) r.ssh.push(await sshfs.read(`${a.ready.dir}/data`, "big"));
@@ -368,6 +381,15 @@ async function readResults(m: Mounted, a: ServeChild, hash: Hash): Promise<Resul
         perCpu.tls,
       ),
       unit: "MB/CPU-s",
+    },
+    {
+      ...row(
+        "cold read: MB per second of its busiest thread",
+        perThread.cold,
+        "raw TLS",
+        perThread.tls,
+      ),
+      unit: "MB/thread-s",
     },
     row(`warm re-read of ${size} (blob in page cache)`, w.warm, "dd of the blob file", w.blob),
     row(`re-read of ${size} from the mount's page cache`, w.pages, "dd of the blob file", w.blob),

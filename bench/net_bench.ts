@@ -7,6 +7,7 @@
  * @module
  */
 
+import { threadCpuSeconds } from "./_cpu.ts";
 import type { Result } from "./_report.ts";
 import { generateKeyPair, type KeyPair } from "../src/keys/mod.ts";
 import { certificateFor, type Connection, listen } from "../src/net/mod.ts";
@@ -49,13 +50,14 @@ async function finished(child: Deno.ChildProcess): Promise<void> {
 }
 
 /** Reads a raw stream to its end; MB/s from the first accepted byte. */
-async function receiveRaw(conn: Deno.Conn): Promise<number> {
+async function receiveRaw(conn: Deno.Conn, atEnd = () => {}): Promise<number> {
   const buf = new Uint8Array(FRAME_BYTES);
   const t = performance.now();
   let got = 0;
   for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) got += n;
   const ms = performance.now() - t;
   if (got < BYTES) throw new Error(`received ${got} of ${BYTES} bytes`);
+  atEnd(); // the sender waits for this side to close
   conn.close();
   return got / 1e3 / ms;
 }
@@ -65,9 +67,15 @@ async function receiveRaw(conn: Deno.Conn): Promise<number> {
  *
  * @param mode `tcp-send` or `tls-send` (the same pinned certificate as the transport)
  * @param keys ours (the certificate) and the child's
+ * @param busiest when given, gets the processor time of the busiest thread of the two
+ *   processes: the receiving one (this thread) and the sender's
  * @returns MB/s from the first accepted byte
  */
-export async function rawBulk(mode: "tcp-send" | "tls-send", keys: Keys): Promise<number> {
+export async function rawBulk(
+  mode: "tcp-send" | "tls-send",
+  keys: Keys,
+  busiest?: (seconds: number) => void,
+): Promise<number> {
   const identity = await certificateFor(keys.server);
   const listener = mode === "tcp-send"
     ? Deno.listen({ hostname: "127.0.0.1", port: 0 })
@@ -75,7 +83,11 @@ export async function rawBulk(mode: "tcp-send" | "tls-send", keys: Keys): Promis
   const child = spawn(mode, (listener.addr as Deno.NetAddr).port, keys);
   const conn = await listener.accept();
   listener.close();
-  const rate = await receiveRaw(conn);
+  const here = threadCpuSeconds(Deno.pid).get("main") ?? 0;
+  const rate = await receiveRaw(conn, () => {
+    const threads = [...threadCpuSeconds(child.pid).values()];
+    busiest?.(Math.max((threadCpuSeconds(Deno.pid).get("main") ?? 0) - here, ...threads));
+  });
   await finished(child);
   return rate;
 }
