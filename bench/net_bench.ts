@@ -68,7 +68,7 @@ async function receiveRaw(conn: Deno.Conn, atEnd = () => {}): Promise<number> {
  * @param mode `tcp-send` or `tls-send` (the same pinned certificate as the transport)
  * @param keys ours (the certificate) and the child's
  * @param busiest when given, gets the processor time of the busiest thread of the two
- *   processes: the receiving one (this thread) and the sender's
+ *   processes during the transfer: the receiving one (this thread) and the sender's
  * @returns MB/s from the first accepted byte
  */
 export async function rawBulk(
@@ -83,10 +83,12 @@ export async function rawBulk(
   const child = spawn(mode, (listener.addr as Deno.NetAddr).port, keys);
   const conn = await listener.accept();
   listener.close();
+  // From the accepted connection: the sender's start-up is not part of the transfer.
   const here = threadCpuSeconds(Deno.pid).get("main") ?? 0;
+  const there = threadCpuSeconds(child.pid);
   const rate = await receiveRaw(conn, () => {
-    const threads = [...threadCpuSeconds(child.pid).values()];
-    busiest?.(Math.max((threadCpuSeconds(Deno.pid).get("main") ?? 0) - here, ...threads));
+    const sender = [...threadCpuSeconds(child.pid)].map(([n, t]) => t - (there.get(n) ?? 0));
+    busiest?.(Math.max((threadCpuSeconds(Deno.pid).get("main") ?? 0) - here, ...sender));
   });
   await finished(child);
   return rate;

@@ -96,8 +96,8 @@ export type WorkerIn =
     readonly arena: string;
     readonly hash: string;
     readonly offset: number;
-    /** Where the bytes are: a slot of `WorkerConfig.writeSlots`, or `bytes`. */
-    readonly slot: number;
+    /** Where the bytes are: at `start` of `WorkerConfig.writeSlots` (`-1`: in `bytes`). */
+    readonly start: number;
     readonly length: number;
     readonly bytes?: Uint8Array;
     /** The fence's epoch when the main thread sent it. */

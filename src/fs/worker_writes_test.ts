@@ -37,8 +37,8 @@ Deno.test("WorkerWrites puts bytes in shared slots, then in the message when all
   }
   for (const d of done) d.catch(() => {}); // most are failed by fail() below
   assert.equal(sent.length, WRITE_SLOTS + 1);
-  assert.equal(new Set(sent.slice(0, WRITE_SLOTS).map((m) => m.slot)).size, WRITE_SLOTS);
-  assert.equal(sent[WRITE_SLOTS]!.slot, -1, "no slot left: the bytes travel in the message");
+  assert.equal(new Set(sent.slice(0, WRITE_SLOTS).map((m) => m.start)).size, WRITE_SLOTS);
+  assert.equal(sent[WRITE_SLOTS]!.start, -1, "no slot left: the bytes travel in the message");
   for (const [i, m] of sent.entries()) {
     assert.deepEqual(writeBytes(slots, m), new Uint8Array(1000).fill(i + 1));
     assert.equal(m.hash, hash.toString());
@@ -47,12 +47,14 @@ Deno.test("WorkerWrites puts bytes in shared slots, then in the message when all
   writes.written(sent[0]!.id, 0);
   await done[0];
   bump();
-  const reused = writer.write(hash, 0, new Uint8Array(10));
+  const unaligned = new Uint8Array(64).fill(9).subarray(3, 13);
+  const reused = writer.write(hash, 0, unaligned);
   const again = sent.at(-1)!;
-  assert.equal(again.slot, sent[0]!.slot, "a slot is free again once written");
+  assert.equal(again.start, sent[0]!.start + 3, "the slot is free again; aligned as the source");
+  assert.deepEqual(writeBytes(slots, again), new Uint8Array(10).fill(9));
   assert.equal(again.epoch, 8, "the epoch when sent");
   const big = writer.write(hash, 0, new Uint8Array(WRITE_SLOT_BYTES + 1));
-  assert.equal(sent.at(-1)!.slot, -1, "larger than a slot: in the message");
+  assert.equal(sent.at(-1)!.start, -1, "larger than a slot: in the message");
   writes.written(sent[1]!.id, ERRNO.ENOSPC);
   await assert.rejects(done[1]!, (e) => e instanceof WorkerWriteError && e.code === "ENOSPC");
   writes.fail(new Error("the FUSE worker stopped"));
