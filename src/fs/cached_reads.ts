@@ -53,8 +53,12 @@ export class CachedReads {
   #buffer = new Uint8Array(0);
   /** Ranges the main thread said it stored, by blob file name, with the fence's epoch then. */
   readonly #stored = new Map<string, { epoch: number; ranges: ByteRanges }>();
+  /** Ranges the main thread is fetching (to be written here), by blob file name. */
+  readonly #expected = new Map<string, ByteRanges>();
+  /** Reads waiting for expected ranges, by blob file name. */
+  readonly #waiting = new Map<string, { range: ByteRange; resolve: () => void }[]>();
   /** Counters for tests and metrics. */
-  readonly stats = { hits: 0, misses: 0, raced: 0, unchecked: 0 };
+  readonly stats = { hits: 0, misses: 0, raced: 0, unchecked: 0, waited: 0 };
 
   /**
    * @param db a connection to the arena database (the worker's own)
@@ -127,10 +131,67 @@ export class CachedReads {
    * @throws {Error} what the file system threw (no space left, not found)
    */
   write(hash: Hash, offset: number, data: Uint8Array, epoch: number): void {
-    using file = Deno.openSync(`${this.#dir}/${blobFileName(hash)}`, { write: true });
-    file.seekSync(offset, Deno.SeekMode.Start);
-    for (let done = 0; done < data.length;) done += file.writeSync(data.subarray(done));
-    this.noteStored(hash, ByteRange.of(offset, offset + data.length), epoch);
+    const range = ByteRange.of(offset, offset + data.length);
+    try {
+      using file = Deno.openSync(`${this.#dir}/${blobFileName(hash)}`, { write: true });
+      file.seekSync(offset, Deno.SeekMode.Start);
+      for (let done = 0; done < data.length;) done += file.writeSync(data.subarray(done));
+      this.noteStored(hash, range, epoch);
+    } finally {
+      this.ended(hash, range); // written or not, it is not on its way any more
+    }
+  }
+
+  /**
+   * Notes that the main thread fetches a range that it will have written here: a read of it
+   * then waits here ({@linkcode CachedReads.waitFor}) instead of asking the main thread.
+   *
+   * @param hash the version
+   * @param range the bytes
+   */
+  expect(hash: Hash, range: ByteRange): void {
+    const key = blobFileName(hash);
+    this.#expected.set(key, (this.#expected.get(key) ?? ByteRanges.empty()).add(range));
+  }
+
+  /**
+   * Notes that a range is not on its way any more (written, or the fetch ended without it):
+   * the reads waiting for it go on.
+   *
+   * @param hash the version
+   * @param range the bytes
+   */
+  ended(hash: Hash, range: ByteRange): void {
+    const key = blobFileName(hash);
+    const expected = this.#expected.get(key);
+    if (expected === undefined) return;
+    const left = expected.subtract(ByteRanges.of(range));
+    if (left.isEmpty()) this.#expected.delete(key);
+    else this.#expected.set(key, left);
+    const waiting = this.#waiting.get(key);
+    if (waiting === undefined) return;
+    const still = waiting.filter((w) => left.overlaps(w.range));
+    for (const w of waiting) if (!still.includes(w)) w.resolve();
+    if (still.length === 0) this.#waiting.delete(key);
+    else this.#waiting.set(key, still);
+  }
+
+  /**
+   * Waits until no part of a range is on its way any more, when some is.
+   *
+   * @param hash the version
+   * @param range the bytes a read wants
+   * @returns a promise, or `null` when nothing of the range is expected (ask the main thread)
+   */
+  waitFor(hash: Hash, range: ByteRange): Promise<void> | null {
+    const key = blobFileName(hash);
+    if (this.#expected.get(key)?.overlaps(range) !== true) return null;
+    this.stats.waited++;
+    const done = Promise.withResolvers<void>();
+    const waiting = this.#waiting.get(key) ?? [];
+    waiting.push({ range, resolve: done.resolve });
+    this.#waiting.set(key, waiting);
+    return done.promise;
   }
 
   /**
@@ -242,8 +303,8 @@ export class CachedReads {
   }
 
   /**
-   * Whether the blob of a version holds a range, as its ranges were last read here (no
-   * database query: a hint, for deciding to fetch ahead).
+   * Whether the blob of a version holds a range, as its ranges were last read here, or it
+   * is on its way (no database query: a hint, for deciding to fetch ahead).
    *
    * @param hash the version
    * @param range the bytes
@@ -251,8 +312,10 @@ export class CachedReads {
    */
   holds(hash: Hash, range: ByteRange): boolean {
     const key = blobFileName(hash);
-    return (this.#files.get(key)?.ranges.contains(range) ?? false) ||
-      (this.#stored.get(key)?.ranges.contains(range) ?? false);
+    const known = (this.#files.get(key)?.ranges ?? ByteRanges.empty())
+      .union(this.#stored.get(key)?.ranges ?? ByteRanges.empty())
+      .union(this.#expected.get(key) ?? ByteRanges.empty());
+    return known.contains(range);
   }
 
   #dataVersion(): number {
@@ -331,6 +394,9 @@ export class CachedReads {
    * @returns settles when they are closed (closing runs off this thread)
    */
   async close(): Promise<void> {
+    for (const waiting of this.#waiting.values()) for (const w of waiting) w.resolve();
+    this.#waiting.clear();
+    this.#expected.clear();
     const files = [...this.#files.values()];
     this.#files.clear();
     await Promise.all(files.map((f) => f.file?.close()));

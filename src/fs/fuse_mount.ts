@@ -148,6 +148,15 @@ export class FuseMount {
       wait: () => waitForReaders(readers),
     });
     options.reader.setBlobWriter((arena) => m.#writes.for(arena));
+    options.reader.setFetchListener((arena, hash, range, over) =>
+      m.#post({
+        type: over ? "fetched" : "fetching",
+        arena,
+        hash: hash.toString(),
+        start: range.start,
+        end: range.end,
+      })
+    );
     log.info(`mounted on ${options.mountpoint}`);
     return m;
   }
@@ -218,6 +227,7 @@ export class FuseMount {
   #detachReader(): void {
     this.#reader.setReaderFence(null);
     this.#reader.setBlobWriter(null);
+    this.#reader.setFetchListener(null);
     this.#writes.fail(new Error("the FUSE worker stopped"));
   }
 

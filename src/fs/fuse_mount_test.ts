@@ -3,6 +3,7 @@
 // Files on the mount are read by other processes (`dd`, `cat`): this process serves it.
 import assert from "node:assert/strict";
 import { mountDevice, mountedAt } from "../../ffi/libc/mod.ts";
+import type { Household } from "../net/mod.ts";
 import { DOCS, TestPeer, until } from "../net/_peer_testing.ts";
 import { Hash, paths } from "../types/mod.ts";
 import { defaultVersion } from "../unreal/mod.ts";
@@ -23,6 +24,27 @@ async function sh(args: string[]): Promise<string> {
   return new TextDecoder().decode(out.stdout);
 }
 
+/** A household whose reads deliver each piece `ms` after the one before (a slow link). */
+function delayed(h: Household, ms: number): Household {
+  return new Proxy(h, {
+    get(target, key) {
+      if (key === "read") {
+        return async (...[what, range, onChunk, options]: Parameters<Household["read"]>) => {
+          let chain = Promise.resolve();
+          await target.read(what, range, (at, bytes) => {
+            const copy = bytes.slice(); // lent only for the call
+            chain = chain.then(() => new Promise((r) => setTimeout(r, ms)))
+              .then(() => onChunk(at, copy));
+          }, options);
+          await chain;
+        };
+      }
+      const value = Reflect.get(target, key);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
 /** Peer `b` knowing `a`'s `big.bin`, with the filesystem mounted; closes it all. */
 class Mounted {
   readonly mnt = Deno.makeTempDirSync({ prefix: "realize_mnt_" });
@@ -32,7 +54,11 @@ class Mounted {
   reader!: RemoteReader;
   mount!: FuseMount;
 
-  static async start(big: string): Promise<Mounted> {
+  /**
+   * @param big the content of `a`'s `big.bin`
+   * @param options `fetchDelayMs`: each piece fetched from `a` comes that much later
+   */
+  static async start(big: string, options: { fetchDelayMs?: number } = {}): Promise<Mounted> {
     const m = new Mounted();
     try {
       m.a = await TestPeer.start("a", { files: { "big.bin": big } });
@@ -47,7 +73,12 @@ class Mounted {
       }, "b knows big.bin");
       m.reader = new RemoteReader(
         new Map([[DOCS, { unreal: m.b.unreal, mark: "watch" }]]),
-        () => m.b.household,
+        () => {
+          const h = m.b.household;
+          return h === null || options.fetchDelayMs === undefined
+            ? h
+            : delayed(h, options.fetchDelayMs);
+        },
       );
       m.mount = await FuseMount.start({
         mountpoint: m.mnt,
@@ -144,6 +175,26 @@ Deno.test({
     assert.equal(writtenHere, 0, "the worker wrote the blob");
     await until(() => m.b.unreal.blobs.get(m.hash)?.verified === true, "the blob is verified");
     assert.equal(mount.readsInFlight, 0, "every counted read was given back");
+  },
+});
+
+Deno.test({
+  name: "reads of bytes on their way wait for them in the worker, not on the main thread",
+  ignore: !HAS_FUSE,
+  fn: async () => {
+    const big = Array.from({ length: 3 << 18 }, (_, i) => (i * 104729).toString(36).slice(-4))
+      .join(""); // 3 MiB
+    // Slow fetches: the kernel's reads of the later chunks come while those are on their way.
+    await using m = await Mounted.start(big, { fetchDelayMs: 200 });
+    const { reader, mnt } = m;
+    let reads = 0;
+    const ensure = reader.ensure.bind(reader);
+    reader.ensure = (req) => (reads++, ensure(req));
+    assert.equal(await sh(["cat", `${mnt}/docs/big.bin`]), big);
+    // The first read starts the fetch ahead; the others (six reads of 512 KiB in all) wait in
+    // the worker for its own writes.
+    assert.ok(reads <= 2, `${reads} reads reached the main thread`);
+    assert.equal(m.mount.readsInFlight, 0);
   },
 });
 

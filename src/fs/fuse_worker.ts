@@ -20,7 +20,7 @@ import {
   InodeAllocator,
   openGlobalDatabase,
 } from "../storage/mod.ts";
-import { type ArenaName, Hash, type Mark } from "../types/mod.ts";
+import { type ArenaName, ByteRange, Hash, type Mark } from "../types/mod.ts";
 import { ARENA_SCHEMAS, ArenaView, Filesystem, GLOBAL_TREE_SCHEMA } from "../unreal/mod.ts";
 import { configure, describeError, type Level, logger } from "../util/mod.ts";
 import { CachedReads } from "./cached_reads.ts";
@@ -102,6 +102,17 @@ export type WorkerIn =
     readonly bytes?: Uint8Array;
     /** The fence's epoch when the main thread sent it. */
     readonly epoch: number;
+  }
+  | {
+    /**
+     * The main thread fetches `[start, end)` of a blob and has it written here (`fetched`: the
+     * fetch is over, and what of it was not written will not be), `CachedReads.expect`.
+     */
+    readonly type: "fetching" | "fetched";
+    readonly arena: string;
+    readonly hash: string;
+    readonly start: number;
+    readonly end: number;
   }
   | {
     readonly type: "invalidate";
@@ -237,6 +248,14 @@ scope.onmessage = async (e: MessageEvent<WorkerIn>) => {
         log.debug(`cannot write a blob of ${m.arena}: ${describeError(error)}`);
       }
       post({ type: "written", id: m.id, errno });
+      return;
+    }
+    case "fetching":
+    case "fetched": {
+      const cached = cachedByArena.get(m.arena);
+      const range = ByteRange.of(m.start, m.end);
+      if (m.type === "fetching") cached?.expect(Hash.parse(m.hash), range);
+      else cached?.ended(Hash.parse(m.hash), range);
       return;
     }
     case "readResult": {

@@ -53,6 +53,21 @@ export const TOUCH_INTERVAL_MS = 1000;
 const AHEAD_CHECK_BYTES = (READ_AHEAD_CHUNKS / 2) * CHUNK_BYTES;
 /** Room a splice needs beyond its length: a read that does not start on a page. */
 const PAGE_BYTES = 4096;
+/**
+ * How long a read waits here for bytes the main thread is fetching before it asks the main
+ * thread (which joins the fetch, or fails it after its own bounded wait).
+ */
+const EXPECTED_WAIT_MS = 5000;
+
+/** Waits for `p`, or `ms` at most (no timer left behind). */
+async function atMost(p: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([p, new Promise<void>((r) => timer = setTimeout(r, ms))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** An arena as the filesystem sees it. */
 export interface FsArena {
@@ -307,6 +322,19 @@ export class RealizeFs implements FuseHandlers {
       }
       return this.#run(r, `read fh ${fh}`, async () => {
         if (length === 0) return r.buf(new Uint8Array(0));
+        // Bytes the main thread is fetching are written here: wait for them, not for it.
+        const waited = this.#o.arenas.get(o.arena)?.cached
+          ?.waitFor(o.version, ByteRange.of(offset, offset + length));
+        if (waited !== undefined && waited !== null) {
+          await atMost(waited, EXPECTED_WAIT_MS);
+          this.#hold();
+          try {
+            const reply = this.#cachedRead(o, offset, length);
+            if (reply !== null) return reply(r);
+          } finally {
+            this.#release();
+          }
+        }
         const { arena, path, hash, size } = o;
         const args = { arena, path, hash, size, offset, length };
         const got = await this.#o.remoteRead(args);

@@ -56,12 +56,16 @@ interface OpenBlob {
   lastEnd: number;
 }
 
+/** Hears of a fetch into a blob (see {@linkcode RemoteReader.setFetchListener}). */
+export type FetchListener = (arena: ArenaName, hash: Hash, range: ByteRange, over: boolean) => void;
+
 /** Serves the filesystem's remote reads. */
 export class RemoteReader {
   readonly #arenas: ReadonlyMap<ArenaName, ReadableArena>;
   readonly #household: () => Household | null;
   readonly #blobs = new Map<string, OpenBlob>();
   readonly #inflight = new Map<string, Promise<Uint8Array | null>>();
+  #onFetch: FetchListener | null = null;
   /** Chunks the cache did not keep, by `hash:index`, oldest first. */
   readonly #memory = new Map<string, Uint8Array>();
   readonly #waitMs: number;
@@ -252,12 +256,18 @@ export class RemoteReader {
 
   #readAhead(arena: ReadableArena, req: RemoteReadRequest, hash: Hash, blob: OpenBlob): void {
     const next = Math.floor((req.offset + req.length) / CHUNK_BYTES);
-    const last = Math.min(Math.floor((req.size - 1) / CHUNK_BYTES), next + this.#window(arena) - 1);
+    const lastChunk = Math.floor((req.size - 1) / CHUNK_BYTES);
+    const last = Math.min(lastChunk, next + this.#window(arena) - 1);
     // Consecutive missing chunks go out as one request of up to AHEAD_RUN_CHUNKS: a peer
-    // streams one large read faster than several small ones (measured: 1.2-1.4x).
+    // streams one large read faster than several small ones (measured: 1.2-1.4x). At the far
+    // end of the window a shorter run waits until it is whole (or near the reader, or at the
+    // end of the file), unless others go out now: a reader moving one chunk on would otherwise
+    // start one request, and its messages, per chunk.
     let run: number[] = [];
+    let started = false;
     const flush = () => {
       if (run.length > 0) this.#fetchRun(arena, req, hash, blob, run[0]!, run.length);
+      started ||= run.length > 0;
       run = [];
     };
     for (let i = next; i <= last; i++) {
@@ -274,7 +284,7 @@ export class RemoteReader {
       run.push(i);
       if (run.length === AHEAD_RUN_CHUNKS) flush();
     }
-    flush();
+    if (started || run[0]! < next + AHEAD_RUN_CHUNKS || last === lastChunk) flush();
   }
 
   /**
@@ -359,15 +369,31 @@ export class RemoteReader {
       if (c.bytes !== null && !c.lost) this.#remember(c.key, c.bytes);
       c.done.resolve(c.lost ? null : c.bytes);
     };
+    // Whoever writes the blob hears what is on its way (the FUSE worker: its readers wait
+    // for it there), and when the fetch is over unless every byte went to it.
+    const fetching = ByteRange.of(start, end);
+    const onFetch = this.#onFetch;
+    onFetch?.(req.arena, hash, fetching, false);
+    let handedOver = 0;
     const piece = (offset: number, data: Uint8Array) => {
       const c = chunks[Math.floor(offset / CHUNK_BYTES) - first];
       if (c === undefined || c.settled) return;
       // Written by the blob store's writer (the FUSE worker) when it has one: the chunk is
       // settled once its pieces are in. One the cache drops on the way (the blob removed,
       // the disk full) is simply not there: the reader fetches it again.
+      const present = blob.handle.present().contains(ByteRange.of(offset, offset + data.length));
       const stored = blob.handle.store(offset, data);
       if (stored !== "skipped") {
-        c.writes.push(stored.catch((e) => log.warn(`cannot cache ${req.path} at ${offset}`, e)));
+        if (!present) handedOver += data.length;
+        c.writes.push(stored.then(
+          (result) => {
+            if (result !== "stored") handedOver = -Infinity; // dropped on the way
+          },
+          (e) => {
+            handedOver = -Infinity;
+            log.warn(`cannot cache ${req.path} at ${offset}`, e);
+          },
+        ));
       } else if (c.bytes === null) {
         c.bytes = new Uint8Array(c.range.end - c.range.start);
         if (offset > c.range.start) {
@@ -400,12 +426,14 @@ export class RemoteReader {
       async () => {
         this.stats.bytesFetched += end - start;
         await Promise.all(chunks.flatMap((c) => c.writes));
+        if (handedOver < end - start) onFetch?.(req.arena, hash, fetching, true);
         for (const c of chunks) settle(c); // a short read: what is missing is fetched again
         if (blob.handle.isComplete()) {
           arena.unreal.blobs.verify(hash).catch((e) => log.warn(`verifying ${req.path} failed`, e));
         }
       },
       (error) => {
+        onFetch?.(req.arena, hash, fetching, true);
         for (const c of chunks) {
           if (!c.settled) {
             c.settled = true;
@@ -461,6 +489,18 @@ export class RemoteReader {
    */
   setBlobWriter(writer: ((arena: ArenaName) => BlobWriter) | null): void {
     for (const [name, a] of this.#arenas) a.unreal.blobs.setWriter(writer?.(name) ?? null);
+  }
+
+  /**
+   * Sets what hears of each fetch into a blob: when it starts (`over` false), and when it is
+   * over without every byte handed to the blob store's writer (`over` true; bytes already
+   * present, kept in memory, or lost on the way). The FUSE worker's readers wait for such
+   * bytes there instead of asking this thread.
+   *
+   * @param listener the listener; `null` for none
+   */
+  setFetchListener(listener: FetchListener | null): void {
+    this.#onFetch = listener;
   }
 
   /** Closes every open blob handle. */

@@ -209,6 +209,21 @@ Deno.test("a sequential reader gets the next chunks fetched ahead, then reads fr
   assert.ok(f.peer.requests.length < chunks, "chunks read ahead go out several per request");
 });
 
+Deno.test("a reader moving on a chunk at a time gets the chunks ahead in whole runs", async () => {
+  const chunks = 32;
+  await using f = new Fixture(chunks * CHUNK_BYTES);
+  for (let at = 0; at < f.peer.data.length; at += 128 * KiB) {
+    assert.deepEqual(await f.read(at, 128 * KiB), f.expected(at, 128 * KiB), `at ${at}`);
+  }
+  assert.deepEqual(f.peer.chunks(), Array.from({ length: chunks }, (_, i) => i));
+  // Chunk 0, the first window in two runs, then one run per 4 chunks the reader moves on
+  // (not one request per chunk).
+  const n = f.peer.requests.length;
+  assert.ok(n <= 3 + Math.ceil((chunks - 1 - 8) / 4) + 1, `${n} requests`);
+  const runs = f.peer.requests.slice(3, -1);
+  assert.ok(runs.every((r) => r.length === 4 * CHUNK_BYTES), "whole runs");
+});
+
 Deno.test("a random read fetches only the chunks it touches", async () => {
   await using f = new Fixture(16 * MiB);
   const at = 5 * MiB + 123;
