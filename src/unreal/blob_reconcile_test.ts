@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { punchHole } from "../../ffi/libc/mod.ts";
-import { ByteRange, ByteRanges, type Hash } from "../types/mod.ts";
+import type { Hash } from "../types/mod.ts";
 import { blobFileName } from "./blob_file.ts";
 import type { BlobStore } from "./blob_store.ts";
 import {
@@ -14,12 +14,9 @@ import {
   KIB,
   MIB,
   pattern,
+  ranges,
 } from "./blob_testing.ts";
 import { BLOCK_SIZE } from "./cache_usage.ts";
-
-function ranges(...pairs: [number, number][]): ByteRanges {
-  return ByteRanges.from(pairs.map(([s, e]) => ByteRange.of(s, e)));
-}
 
 async function cache(store: BlobStore, name: string, size: number, at: [number, number][]) {
   const hash = hashOf(name);

@@ -589,7 +589,8 @@ export class BlobStore {
     return blob.readAt(offset, end - offset, buffer);
   }
 
-  #write(blob: BlobFile, offset: number, data: Uint8Array): WriteResult {
+  /** The range a write covers, checked; the blob moves up in the LRU order. */
+  #writeRange(blob: BlobFile, offset: number, data: Uint8Array): ByteRange {
     this.#checkChange();
     checkNatural(offset, "offset");
     const range = ByteRange.of(offset, offset + data.length);
@@ -597,6 +598,18 @@ export class BlobStore {
       throw new RangeError(`Cannot write ${range} to blob ${blob.key} of size ${blob.size}`);
     }
     this.#touch(blob);
+    return range;
+  }
+
+  /** Bytes are in the file: present now, recorded by a flush. */
+  #wrote(blob: BlobFile, written: ByteRanges): void {
+    this.#setPresent(blob, blob.present.union(written));
+    blob.unflushedBytes += written.byteCount();
+    if (blob.unflushedBytes >= this.#flushBytes || blob.isComplete()) this.#startFlush(blob);
+  }
+
+  #write(blob: BlobFile, offset: number, data: Uint8Array): WriteResult {
+    const range = this.#writeRange(blob, offset, data);
     const missing = ByteRanges.of(range).subtract(blob.present);
     if (missing.isEmpty()) return "stored";
     if (blob.detached) return "skipped";
@@ -615,9 +628,7 @@ export class BlobStore {
         cause,
       });
     }
-    this.#setPresent(blob, blob.present.union(missing));
-    blob.unflushedBytes += missing.byteCount();
-    if (blob.unflushedBytes >= this.#flushBytes || blob.isComplete()) this.#startFlush(blob);
+    this.#wrote(blob, missing);
     return "stored";
   }
 
@@ -626,13 +637,7 @@ export class BlobStore {
     if (writer === null) {
       return this.#write(blob, offset, data) === "stored" ? Promise.resolve("stored") : "skipped";
     }
-    this.#checkChange();
-    checkNatural(offset, "offset");
-    const range = ByteRange.of(offset, offset + data.length);
-    if (range.end > blob.size) {
-      throw new RangeError(`Cannot write ${range} to blob ${blob.key} of size ${blob.size}`);
-    }
-    this.#touch(blob);
+    const range = this.#writeRange(blob, offset, data);
     if (blob.pending.overlaps(range)) {
       // The same bytes are on their way: store what is left once they are in.
       const copy = data.slice();
@@ -691,9 +696,7 @@ export class BlobStore {
         },
       );
     }
-    this.#setPresent(blob, blob.present.union(missing));
-    blob.unflushedBytes += missing.byteCount();
-    if (blob.unflushedBytes >= this.#flushBytes || blob.isComplete()) this.#startFlush(blob);
+    this.#wrote(blob, missing);
     return "stored";
   }
 

@@ -3,7 +3,7 @@
 // deno-lint-ignore-file no-sync-fn-in-async-fn
 import assert from "node:assert/strict";
 import { HashPool } from "../real/mod.ts";
-import { ByteRange, ByteRanges } from "../types/mod.ts";
+import { ByteRanges } from "../types/mod.ts";
 import { BlobError } from "./blob_file.ts";
 import {
   BlobFixture,
@@ -13,13 +13,10 @@ import {
   KIB,
   MIB,
   pattern,
+  ranges,
   waitUntil,
 } from "./blob_testing.ts";
 import { BLOCK_SIZE } from "./cache_usage.ts";
-
-function ranges(...pairs: [number, number][]): ByteRanges {
-  return ByteRanges.from(pairs.map(([s, e]) => ByteRange.of(s, e)));
-}
 
 Deno.test("BlobStore.open() creates an empty sparse file named by the hash and a row", async () => {
   await using f = new BlobFixture();

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { DiskUsage } from "../config/mod.ts";
 import { Database } from "../storage/mod.ts";
-import { ByteRanges, Hash } from "../types/mod.ts";
+import { ByteRange, ByteRanges, Hash } from "../types/mod.ts";
 import { blobFileName } from "./blob_file.ts";
 import { allBlobRows, BLOB_SCHEMA } from "./blob_schema.ts";
 import { BlobStore, type BlobStoreOptions } from "./blob_store.ts";
@@ -61,6 +61,16 @@ export function pattern(hash: Hash, offset: number, length: number): Uint8Array 
 export function contentHash(size: number): { content: Uint8Array; hash: Hash } {
   const content = pattern(hashOf(`content-${size}`), 0, size);
   return { content, hash: Hash.of(content) };
+}
+
+/**
+ * Byte ranges from `[start, end)` pairs.
+ *
+ * @param pairs the ranges
+ * @returns them
+ */
+export function ranges(...pairs: [number, number][]): ByteRanges {
+  return ByteRanges.from(pairs.map(([s, e]) => ByteRange.of(s, e)));
 }
 
 /**

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ByteRange, ByteRanges, type Hash } from "../types/mod.ts";
+import { ByteRanges, type Hash } from "../types/mod.ts";
 import { BlobError } from "./blob_file.ts";
 import type { BlobWriter } from "./blob_store.ts";
 import {
@@ -9,12 +9,9 @@ import {
   maxBytes,
   MIB,
   pattern,
+  ranges,
   waitUntil,
 } from "./blob_testing.ts";
-
-function ranges(...pairs: [number, number][]): ByteRanges {
-  return ByteRanges.from(pairs.map(([s, e]) => ByteRange.of(s, e)));
-}
 
 /** A write handed to {@linkcode HeldWriter}, done when the test says. */
 interface HeldWrite {
