@@ -6,7 +6,7 @@ import { mountDevice, mountedAt } from "../../ffi/libc/mod.ts";
 import type { Household } from "../net/mod.ts";
 import { DOCS, TestPeer, until } from "../net/_peer_testing.ts";
 import { Hash, paths } from "../types/mod.ts";
-import { defaultVersion } from "../unreal/mod.ts";
+import { blobFileName, defaultVersion } from "../unreal/mod.ts";
 import { FuseMount, READ_AHEAD_KIB } from "./fuse_mount.ts";
 import { RemoteReader } from "./remote_reader.ts";
 
@@ -195,6 +195,39 @@ Deno.test({
     // the worker for its own writes.
     assert.ok(reads <= 2, `${reads} reads reached the main thread`);
     assert.equal(m.mount.readsInFlight, 0);
+  },
+});
+
+Deno.test({
+  name: "with the disk full a cold read is still whole, and only bytes in the blob count",
+  ignore: !HAS_FUSE,
+  fn: async () => {
+    const big = Array.from({ length: 3 << 18 }, (_, i) => (i * 7907).toString(36).slice(-4))
+      .join(""); // 3 MiB
+    await using m = await Mounted.start(big);
+    // The blobs on a 2 MiB file system with 1.5 MiB taken: the worker's writes fail.
+    const blobs = `${m.b.dir}/work/blobs`;
+    await sh(["mount", "-t", "tmpfs", "-o", "size=2m", "realize-test", blobs]);
+    try {
+      await Deno.writeFile(`${blobs}/filler`, new Uint8Array(1536 * 1024).fill(1));
+      assert.equal(await sh(["cat", `${m.mnt}/docs/big.bin`]), big, "served from memory");
+      const info = m.b.unreal.blobs.get(m.hash)!;
+      assert.ok(info.present.byteCount() < big.length, "not all of it fitted");
+      // What the store says is present is really in the file.
+      using file = await Deno.open(`${blobs}/${blobFileName(m.hash)}`);
+      const bytes = new TextEncoder().encode(big);
+      for (const r of info.present.ranges()) {
+        const got = new Uint8Array(r.byteCount());
+        await file.seek(r.start, Deno.SeekMode.Start);
+        for (let n = 0; n < got.length;) n += (await file.read(got.subarray(n)))!;
+        assert.deepEqual(got, bytes.subarray(r.start, r.end), `present ${r}`);
+      }
+      assert.equal(m.mount.readsInFlight, 0);
+    } finally {
+      await m.mount.unmount();
+      await m.reader.close();
+      await sh(["umount", "-l", blobs]);
+    }
   },
 });
 
