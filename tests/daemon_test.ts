@@ -2,7 +2,7 @@
 // configs on disk, a FUSE mount on the second, the control endpoint, clean and unclean
 // shutdowns.
 import assert from "node:assert/strict";
-import { mountedAt } from "../ffi/libc/mod.ts";
+import { MNT, mountedAt, umount } from "../ffi/libc/mod.ts";
 import { realize, REPO, run, tempDir, waitFor } from "./helpers.ts";
 
 const HAS_FUSE = Deno.uid() === 0 && (() => {
@@ -215,6 +215,7 @@ Deno.test({
     await first.output();
     assert.equal(mountedAt(mnt), "fuse.realize", "a stale mount stays behind");
     const second = daemon(b, ["--fuse", mnt]);
+    let log = "";
     try {
       await waitFor(
         async () => await Deno.readTextFile(`${mnt}/docs/local.txt`).catch(() => "") === "local",
@@ -224,10 +225,13 @@ Deno.test({
     } finally {
       second.kill("SIGTERM");
       const r = await stopped(second);
+      log = r.stderr;
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /clearing a stale FUSE mount/);
     }
-    assert.equal(mountedAt(mnt), null);
+    const left = mountedAt(mnt);
+    if (left !== null) umount(mnt, MNT.DETACH); // not left behind for the next test
+    assert.equal(left, null, `still mounted after the second daemon stopped; its log:\n${log}`);
   },
 });
 
