@@ -58,6 +58,8 @@ const log = logger("blob");
 export const FLUSH_BYTES_DEFAULT = 4 << 20;
 /** How long LRU touches wait in memory before they are written in one transaction. */
 export const TOUCH_FLUSH_MS = 500;
+/** Least time between two "disk full" warnings. */
+export const DISK_FULL_LOG_MS = 10_000;
 /** Least a blob larger than the cache trims of itself at once (fewer, larger punches). */
 export const TRIM_BYTES_MIN = 1 << 20;
 
@@ -157,6 +159,8 @@ export class BlobStore {
   readonly #host: BlobHost;
   #fence: ReaderFence | null = null;
   #writer: BlobWriter | null = null;
+  #diskFullLoggedMs = -Infinity;
+  #diskFullSince = 0;
   /** Writes under way elsewhere, awaited on close. */
   readonly #writing = new Set<Promise<unknown>>();
 
@@ -621,7 +625,7 @@ export class BlobStore {
       }
     } catch (cause) {
       if (isNoSpace(cause)) {
-        log.warn(`disk full: blob ${blob.key} not cached at ${range}`);
+        this.#diskFull(blob, range);
         return "skipped"; // what was written is not recorded; reconcile() frees it
       }
       throw new BlobError(`Cannot write blob ${blob.key} at ${offset}: ${messageOf(cause)}`, {
@@ -686,7 +690,7 @@ export class BlobStore {
       this.#setPresent(blob, blob.present); // the reservation is given back
       if (failed === undefined) return "skipped";
       if (isNoSpace(failed.reason)) {
-        log.warn(`disk full: blob ${blob.key} not cached at ${missing}`);
+        this.#diskFull(blob, missing);
         return "skipped"; // what was written is not recorded; reconcile() frees it
       }
       throw new BlobError(
@@ -698,6 +702,20 @@ export class BlobStore {
     }
     this.#wrote(blob, missing);
     return "stored";
+  }
+
+  /**
+   * Says that a write found the disk full: at most once per {@linkcode DISK_FULL_LOG_MS}
+   * (a large file read with the disk full fails every chunk), with how many since.
+   */
+  #diskFull(blob: BlobFile, what: ByteRange | ByteRanges): void {
+    this.#diskFullSince++;
+    const now = performance.now();
+    if (now - this.#diskFullLoggedMs < DISK_FULL_LOG_MS) return;
+    const more = this.#diskFullSince > 1 ? ` (${this.#diskFullSince - 1} more writes before)` : "";
+    log.warn(`disk full: blob ${blob.key} not cached at ${what}${more}`);
+    this.#diskFullLoggedMs = now;
+    this.#diskFullSince = 0;
   }
 
   /** Frees room for `deltaBytes` more; false when the quota cannot make room. */
