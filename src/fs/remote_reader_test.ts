@@ -12,7 +12,7 @@ import {
 } from "../types/mod.ts";
 import { ARENA_SCHEMAS, GLOBAL_TREE_SCHEMA, UnrealArena } from "../unreal/mod.ts";
 import { ERRNO, FsError } from "./errno.ts";
-import { CHUNK_BYTES, READ_AHEAD_CHUNKS, RemoteReader } from "./remote_reader.ts";
+import { AHEAD_RUN_CHUNKS, CHUNK_BYTES, READ_AHEAD_CHUNKS, RemoteReader } from "./remote_reader.ts";
 
 const DOCS = parseArenaName("docs");
 const PATH = paths.parse("big.bin");
@@ -210,18 +210,20 @@ Deno.test("a sequential reader gets the next chunks fetched ahead, then reads fr
 });
 
 Deno.test("a reader moving on a chunk at a time gets the chunks ahead in whole runs", async () => {
-  const chunks = 32;
+  const chunks = 3 * READ_AHEAD_CHUNKS;
   await using f = new Fixture(chunks * CHUNK_BYTES);
   for (let at = 0; at < f.peer.data.length; at += 128 * KiB) {
     assert.deepEqual(await f.read(at, 128 * KiB), f.expected(at, 128 * KiB), `at ${at}`);
   }
   assert.deepEqual(f.peer.chunks(), Array.from({ length: chunks }, (_, i) => i));
-  // Chunk 0, the first window in two runs, then one run per 4 chunks the reader moves on
-  // (not one request per chunk).
+  // Chunk 0, the first window in whole runs, then one run per AHEAD_RUN_CHUNKS chunks the
+  // reader moves on (not one request per chunk).
+  const first = 1 + READ_AHEAD_CHUNKS / AHEAD_RUN_CHUNKS;
   const n = f.peer.requests.length;
-  assert.ok(n <= 3 + Math.ceil((chunks - 1 - 8) / 4) + 1, `${n} requests`);
-  const runs = f.peer.requests.slice(3, -1);
-  assert.ok(runs.every((r) => r.length === 4 * CHUNK_BYTES), "whole runs");
+  const most = first + Math.ceil((chunks - 1 - READ_AHEAD_CHUNKS) / AHEAD_RUN_CHUNKS) + 1;
+  assert.ok(n <= most, `${n} requests, not at most ${most}`);
+  const runs = f.peer.requests.slice(first, -1);
+  assert.ok(runs.every((r) => r.length === AHEAD_RUN_CHUNKS * CHUNK_BYTES), "whole runs");
 });
 
 Deno.test("a random read fetches only the chunks it touches", async () => {
@@ -272,7 +274,7 @@ Deno.test("a peer that connects during the wait serves the read", async () => {
 });
 
 Deno.test("a touch from the FUSE worker counts its cache hits and can start the read-ahead", async () => {
-  await using f = new Fixture(16 * MiB);
+  await using f = new Fixture((READ_AHEAD_CHUNKS + 8) * MiB);
   await f.read(5 * MiB, 4 * KiB); // a random read: chunk 5 only, no read-ahead
   assert.deepEqual(f.peer.chunks(), [5]);
   const req = {
@@ -288,7 +290,7 @@ Deno.test("a touch from the FUSE worker counts its cache hits and can start the 
   assert.deepEqual(f.peer.chunks(), [5], "no fetch without being asked");
   f.reader.touch(req, { hits: 2, ahead: true });
   assert.equal(f.reader.stats.fromCache, 5);
-  // The window starts at the chunk the read ended in (5, cached) and spans 8 chunks.
+  // The window starts at the chunk the read ended in (5, cached) and spans READ_AHEAD_CHUNKS.
   const window = Array.from({ length: READ_AHEAD_CHUNKS }, (_, i) => 5 + i);
   await until(() => f.peer.chunks().length === window.length, "read-ahead");
   assert.deepEqual(f.peer.chunks(), window);
