@@ -263,10 +263,10 @@ export class RemoteReader {
     const lastChunk = Math.floor((req.size - 1) / CHUNK_BYTES);
     const last = Math.min(lastChunk, next + this.#window(arena) - 1);
     // Consecutive missing chunks go out as one request of up to AHEAD_RUN_CHUNKS: a peer
-    // streams one large read faster than several small ones. At the far
-    // end of the window a shorter run waits until it is whole (or near the reader, or at the
-    // end of the file), unless others go out now: a reader moving one chunk on would otherwise
-    // start one request, and its messages, per chunk.
+    // streams one large read faster than several small ones. At the far end of the window a
+    // shorter run waits until it is whole (or near the reader, or at the end of the file),
+    // unless others go out now: a reader moving one chunk on would otherwise start one
+    // request, and its messages, per chunk.
     let run: number[] = [];
     let started = false;
     const flush = () => {
