@@ -134,3 +134,44 @@ Deno.test("CachedReads: announced ranges count only while the fence's epoch is u
   assert.ok(f.cached.announced(hash, r(32 * KiB, 40 * KiB), 8));
   await blob.close();
 });
+
+Deno.test("CachedReads.write() stores and notes bytes; reads of expected bytes wait for them", async () => {
+  await using f = new Fixture();
+  const data = content(3 * 64 * KiB);
+  const hash = Hash.of(data);
+  await using _blob = f.blobs.open(hash, data.length); // the file, as the main thread makes it
+  const range = (s: number, e: number) => ByteRange.of(s * 64 * KiB, e * 64 * KiB);
+  assert.equal(
+    f.cached.waitFor(hash, range(0, 1)),
+    null,
+    "nothing on its way: ask the main thread",
+  );
+  f.cached.expect(hash, range(0, 3));
+  assert.ok(f.cached.holds(hash, range(0, 3)), "on its way: not to be fetched ahead again");
+  let first = false;
+  let both = false;
+  void f.cached.waitFor(hash, range(0, 1))!.then(() => first = true);
+  void f.cached.waitFor(hash, range(1, 3))!.then(() => both = true);
+  f.cached.write(hash, 0, data.subarray(0, 64 * KiB), 5);
+  await Promise.resolve();
+  assert.ok(first, "its bytes are written");
+  assert.ok(!both, "still waiting for part of it");
+  assert.ok(f.cached.announced(hash, range(0, 1), 5), "noted as of the epoch it was sent in");
+  assert.ok(!f.cached.announced(hash, range(0, 1), 6), "not once the epoch moved on");
+  assert.deepEqual(f.cached.readStored(hash, 0, 64 * KiB), data.subarray(0, 64 * KiB));
+  f.cached.write(hash, 64 * KiB, data.subarray(64 * KiB, 128 * KiB), 5);
+  await Promise.resolve();
+  assert.ok(!both);
+  f.cached.ended(hash, range(2, 3)); // the fetch ended without the last part
+  await Promise.resolve();
+  assert.ok(both, "nothing of it on its way any more: the read goes on");
+  assert.equal(f.cached.waitFor(hash, range(2, 3)), null);
+  assert.ok(!f.cached.holds(hash, range(2, 3)));
+  // A write that fails (the blob removed) is not noted, and ends what it was expected for.
+  f.cached.expect(hash, range(2, 3));
+  const waiting = f.cached.waitFor(hash, range(2, 3))!;
+  f.blobs.remove(hash);
+  assert.throws(() => f.cached.write(hash, 128 * KiB, data.subarray(128 * KiB), 5));
+  await waiting;
+  assert.ok(!f.cached.announced(hash, range(2, 3), 5));
+});
