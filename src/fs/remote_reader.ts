@@ -379,25 +379,29 @@ export class RemoteReader {
     const onFetch = this.#onFetch;
     onFetch?.(req.arena, hash, fetching, false);
     let handedOver = 0;
-    const piece = (offset: number, data: Uint8Array) => {
+    /** Stores a piece; the promise settles once the blob store is done with `data`. */
+    const piece = (offset: number, data: Uint8Array): Promise<unknown> | null => {
       const c = chunks[Math.floor(offset / CHUNK_BYTES) - first];
-      if (c === undefined || c.settled) return;
+      if (c === undefined || c.settled) return null;
       // Written by the blob store's writer (the FUSE worker) when it has one: the chunk is
       // settled once its pieces are in. One the cache drops on the way (the blob removed,
       // the disk full) is simply not there: the reader fetches it again.
       const present = blob.handle.present().contains(ByteRange.of(offset, offset + data.length));
       const stored = blob.handle.store(offset, data);
+      let writing: Promise<unknown> | null = null;
       if (stored !== "skipped") {
         if (!present) handedOver += data.length;
-        c.writes.push(stored.then(
-          (result) => {
-            if (result !== "stored") handedOver = -Infinity; // dropped on the way
-          },
-          (e) => {
-            handedOver = -Infinity;
-            log.warn(`cannot cache ${req.path} at ${offset}`, e);
-          },
-        ));
+        c.writes.push(
+          writing = stored.then(
+            (result) => {
+              if (result !== "stored") handedOver = -Infinity; // dropped on the way
+            },
+            (e) => {
+              handedOver = -Infinity;
+              log.warn(`cannot cache ${req.path} at ${offset}`, e);
+            },
+          ),
+        );
       } else if (c.bytes === null) {
         c.bytes = new Uint8Array(c.range.end - c.range.start);
         if (offset > c.range.start) {
@@ -409,21 +413,26 @@ export class RemoteReader {
       }
       c.bytes?.set(data, offset - c.range.start);
       if (offset + data.length >= c.range.end) void Promise.all(c.writes).then(() => settle(c));
+      return writing;
     };
     void this.#withPeer(req, async (household) => {
       await household.read(
         { arena: req.arena, path: req.path, hash },
         { offset: start, length: end - start },
         (offset, data) => {
-          // Pieces may cross chunk boundaries: each part goes to its chunk.
+          // Pieces may cross chunk boundaries: each part goes to its chunk. The bytes are
+          // lent until the returned promise settles: the writer may read them in place.
+          const writes: Promise<unknown>[] = [];
           for (let at = offset; at < offset + data.length;) {
             const to = Math.min(
               offset + data.length,
               (Math.floor(at / CHUNK_BYTES) + 1) * CHUNK_BYTES,
             );
-            piece(at, data.subarray(at - offset, to - offset));
+            const writing = piece(at, data.subarray(at - offset, to - offset));
+            if (writing !== null) writes.push(writing);
             at = to;
           }
+          return writes.length > 0 ? Promise.all(writes).then(() => {}) : undefined;
         },
       );
     }).then(

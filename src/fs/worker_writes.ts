@@ -4,10 +4,12 @@
  * cache as well was a third of its time (docs/benchmarks.md "fuse"), and the worker, which
  * answers the kernel from the blob, then also knows at once which bytes are in it.
  *
- * Each write is copied into a slot of memory shared with the worker, and the worker is told
- * which: a transferred buffer would be copied once more by `postMessage` (measured: posting
- * 1 MiB that way costs as much as the copy). With every slot taken (or a write larger than
- * a slot) the bytes go in the message. The worker writes them, notes the range stored (as
+ * Bytes already in shared memory (a received frame: `FramePool`) are posted as they are:
+ * the worker reads them there, and the caller keeps them unchanged until the write settles.
+ * Other bytes are copied into a slot of memory shared with the worker, and the worker is
+ * told which: a transferred buffer would be copied once more by `postMessage` (measured:
+ * posting 1 MiB that way costs as much as the copy). With every slot taken (or a write
+ * larger than a slot) the bytes go in the message. The worker writes them, notes the range stored (as
  * of the fence's epoch when they were sent), and answers; the slot is then free again.
  *
  * @module
@@ -120,6 +122,11 @@ export class WorkerWrites {
       offset,
       epoch: this.#epoch(),
     } as const;
+    if (data.buffer instanceof SharedArrayBuffer) {
+      // Shared already (a received frame, kept lent until this settles): no copy at all.
+      this.#post({ ...m, start: -1, length: data.length, bytes: data }, []);
+      return done.promise;
+    }
     const slot = data.length <= WRITE_SLOT_BYTES ? this.#free.pop() : undefined;
     if (slot === undefined) {
       const bytes = data.slice();

@@ -63,3 +63,15 @@ Deno.test("WorkerWrites puts bytes in shared slots, then in the message when all
   await assert.rejects(done[2]!, /stopped/);
   await assert.rejects(writer.write(hash, 0, new Uint8Array(1)), /stopped/, "and every later one");
 });
+
+Deno.test("WorkerWrites posts bytes already in shared memory as they are, without a slot", async () => {
+  const { slots, sent, writes } = setUp();
+  const frame = new Uint8Array(new SharedArrayBuffer(4096)).fill(3);
+  const done = writes.for(parseArenaName("docs")).write(hashOf("s"), 0, frame.subarray(5, 105));
+  const m = sent[0]!;
+  assert.equal(m.start, -1, "no slot");
+  assert.equal(m.bytes?.buffer, frame.buffer, "the same memory, for the worker to read there");
+  assert.deepEqual(writeBytes(slots, m), new Uint8Array(100).fill(3));
+  writes.written(m.id, 0);
+  await done;
+});

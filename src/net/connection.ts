@@ -113,7 +113,7 @@ export class Connection {
   #intervalMs: number;
   #timeoutMs: number;
   #queueMax: number;
-  #queue: Uint8Array<ArrayBuffer>[] = [];
+  #queue: Uint8Array<ArrayBufferLike>[] = [];
   #head = 0;
   #queuedBytes = 0;
   #consumer: (() => void) | null = null;
@@ -211,7 +211,7 @@ export class Connection {
    * @returns an async iterator of frames; each frame is the consumer's to keep, unless
    *   it hands it back with {@linkcode Connection.release}
    */
-  async *frames(): AsyncGenerator<Uint8Array<ArrayBuffer>, void, undefined> {
+  async *frames(): AsyncGenerator<Uint8Array<ArrayBufferLike>, void, undefined> {
     while (true) {
       const frame = this.#shift();
       if (frame !== undefined) {
@@ -243,7 +243,7 @@ export class Connection {
     await this.close();
   }
 
-  #shift(): Uint8Array<ArrayBuffer> | undefined {
+  #shift(): Uint8Array<ArrayBufferLike> | undefined {
     if (this.#head === this.#queue.length) return undefined;
     const frame = this.#queue[this.#head++]!;
     if (this.#head === this.#queue.length) {

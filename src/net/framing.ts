@@ -63,7 +63,7 @@ export function newTraffic(): Traffic {
 /** A frame read from the stream. */
 export interface Frame {
   readonly kind: number;
-  readonly payload: Uint8Array<ArrayBuffer>;
+  readonly payload: Uint8Array<ArrayBufferLike>;
 }
 
 /** What {@linkcode ByteReader} reads from. */
@@ -196,12 +196,16 @@ export class ByteReader {
  * consumer hands it back with {@linkcode FramePool.release} once done, and must not touch it
  * afterwards; a payload never released is simply collected. Releasing twice, or releasing
  * an array the pool did not lend, does nothing.
+ *
+ * The buffers are shared memory (`SharedArrayBuffer`): a consumer may hand a payload's bytes
+ * to another thread without a copy (the FUSE worker writes a chunk into its blob), keeping
+ * the payload lent until that thread is done with them.
  */
 export class FramePool {
   readonly #bufferBytes: number;
   readonly #freeMax: number;
-  readonly #free: ArrayBuffer[] = [];
-  readonly #lent = new WeakSet<ArrayBuffer>();
+  readonly #free: SharedArrayBuffer[] = [];
+  readonly #lent = new WeakSet<SharedArrayBuffer>();
 
   /**
    * @param bufferBytes size of each buffer: payloads up to this size are pooled
@@ -226,9 +230,9 @@ export class FramePool {
    * @returns a view of `length` bytes of a pooled buffer (its bytes are stale), or `null`
    *   when `length` exceeds the buffer size
    */
-  take(length: number): Uint8Array<ArrayBuffer> | null {
+  take(length: number): Uint8Array<SharedArrayBuffer> | null {
     if (length > this.#bufferBytes) return null;
-    const buffer = this.#free.pop() ?? new ArrayBuffer(this.#bufferBytes);
+    const buffer = this.#free.pop() ?? new SharedArrayBuffer(this.#bufferBytes);
     this.#lent.add(buffer);
     return new Uint8Array(buffer, 0, length);
   }
@@ -240,7 +244,7 @@ export class FramePool {
    */
   release(payload: Uint8Array): void {
     const buffer = payload.buffer;
-    if (!(buffer instanceof ArrayBuffer) || !this.#lent.delete(buffer)) return;
+    if (!(buffer instanceof SharedArrayBuffer) || !this.#lent.delete(buffer)) return;
     assert(buffer.byteLength === this.#bufferBytes, "a lent buffer comes back whole");
     if (this.#free.length < this.#freeMax) this.#free.push(buffer);
   }

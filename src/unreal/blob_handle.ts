@@ -131,7 +131,8 @@ export class BlobHandle {
    * on their way, and become present, readable here, once written.
    *
    * @param offset first byte
-   * @param data the bytes, copied before this returns
+   * @param data the bytes, to be kept unchanged until the promise settles (or used only
+   *   during this call when it returns `"skipped"`)
    * @returns `"skipped"` when the cache has no room for them (or the blob was removed), or
    *   a promise of the outcome once they are in the file
    * @throws {RangeError} when the range does not fit in the blob

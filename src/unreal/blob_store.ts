@@ -928,8 +928,9 @@ export class BlobStore {
 /** What {@linkcode BlobStore.setWriter} takes. */
 export interface BlobWriter {
   /**
-   * Writes bytes into a blob's file on another thread. `data` is copied before this
-   * returns (the caller may reuse it); the file is opened by name, never created.
+   * Writes bytes into a blob's file on another thread. The caller keeps `data` unchanged
+   * until the promise settles (a writer may read it there, in shared memory, or copy it
+   * first); the file is opened by name, never created.
    *
    * @param hash the blob's version
    * @param offset where in the file
