@@ -13,7 +13,7 @@ import { currentLogSettings, describeError, logger } from "../util/mod.ts";
 import { ERRNO, errnoOf } from "./errno.ts";
 import type { WorkerConfig, WorkerIn, WorkerOut } from "./fuse_worker.ts";
 import type { RemoteReader } from "./remote_reader.ts";
-import { WorkerWrites, writeSlots } from "./worker_writes.ts";
+import { WorkerWrites } from "./worker_writes.ts";
 
 const log = logger("fuse");
 
@@ -66,14 +66,13 @@ export class FuseMount {
     worker: Worker,
     reader: RemoteReader,
     readers: Int32Array,
-    writeSlots: SharedArrayBuffer,
   ) {
     this.mountpoint = mountpoint;
     this.#worker = worker;
     this.#reader = reader;
     this.#readers = readers;
-    this.#writes = new WorkerWrites(writeSlots, (m, transfer) => {
-      if (this.#alive) this.#worker.postMessage(m, transfer);
+    this.#writes = new WorkerWrites((m) => {
+      if (this.#alive) this.#worker.postMessage(m);
       else this.#writes.fail(new Error("the FUSE worker stopped"));
     }, () => Atomics.load(readers, 1));
   }
@@ -115,7 +114,6 @@ export class FuseMount {
       gid: Deno.gid() ?? 0,
       allowOther: options.allowOther ?? Deno.uid() === 0,
       readers: new SharedArrayBuffer(8),
-      writeSlots: writeSlots(),
       passthrough: Deno.env.get("REALIZE_FUSE_PASSTHROUGH") !== "0",
       log: (() => {
         const s = currentLogSettings();
@@ -123,7 +121,7 @@ export class FuseMount {
       })(),
     };
     const readers = new Int32Array(config.readers);
-    const m = new FuseMount(options.mountpoint, worker, options.reader, readers, config.writeSlots);
+    const m = new FuseMount(options.mountpoint, worker, options.reader, readers);
     const ready = Promise.withResolvers<void>();
     worker.onmessage = (e: MessageEvent<WorkerOut>) => m.#onMessage(e.data, ready);
     worker.onerror = (e) => {

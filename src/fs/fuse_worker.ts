@@ -26,7 +26,6 @@ import { configure, describeError, type Level, logger } from "../util/mod.ts";
 import { CachedReads } from "./cached_reads.ts";
 import { ERRNO, errnoOf, FsError } from "./errno.ts";
 import { type FsArena, RealizeFs, type RemoteReadArgs, type TouchNote } from "./realize_fs.ts";
-import { writeBytes } from "./worker_writes.ts";
 
 /** The configuration the main thread sends. */
 export interface WorkerConfig {
@@ -46,8 +45,6 @@ export interface WorkerConfig {
   readonly passthrough: boolean;
   /** Two Int32: cached reads in flight here, and the fence's epoch (`RealizeFsOptions.readers`). */
   readonly readers: SharedArrayBuffer;
-  /** The slots of blob writes (`WorkerWrites`). */
-  readonly writeSlots: SharedArrayBuffer;
   /** The main thread's log levels and format, so the worker filters the same way. */
   readonly log: { defaultLevel: Level; levels: [string, Level][]; format: "plain" | "systemd" };
 }
@@ -71,7 +68,7 @@ export type WorkerOut =
   }
   | ({ readonly type: "touch" } & RemoteReadArgs & TouchNote)
   | {
-    /** A blob write is done (`errno` 0) or failed; its slot is free again. */
+    /** A blob write is done (`errno` 0) or failed. */
     readonly type: "written";
     readonly id: number;
     readonly errno: number;
@@ -96,10 +93,8 @@ export type WorkerIn =
     readonly arena: string;
     readonly hash: string;
     readonly offset: number;
-    /** Where the bytes are: at `start` of `WorkerConfig.writeSlots` (`-1`: in `bytes`). */
-    readonly start: number;
-    readonly length: number;
-    readonly bytes?: Uint8Array;
+    /** The bytes: in shared memory (read there) or a copy. */
+    readonly bytes: Uint8Array;
     /** The fence's epoch when the main thread sent it. */
     readonly epoch: number;
   }
@@ -144,7 +139,6 @@ const pending = new Map<
   { resolve: (b: Uint8Array | "stored") => void; reject: (e: Error) => void }
 >();
 let readers: Int32Array | null = null;
-let slots: SharedArrayBuffer | null = null;
 let nextId = 1;
 
 /** Replies of cached reads go through a pipe big enough for the largest read, if one can be had. */
@@ -159,7 +153,6 @@ function openPipe(): Pipe | null {
 
 function start(config: WorkerConfig): void {
   configure({ ...config.log, levels: new Map(config.log.levels) });
-  slots = config.writeSlots;
   const globalDb = openGlobalDatabase(config.globalDb, {
     schemas: [GLOBAL_INODE_SCHEMA, GLOBAL_TREE_SCHEMA],
   });
@@ -242,7 +235,7 @@ scope.onmessage = async (e: MessageEvent<WorkerIn>) => {
       try {
         const cached = cachedByArena.get(m.arena);
         if (cached === undefined) throw new FsError(ERRNO.EIO, `no arena ${m.arena} (stopped?)`);
-        cached.write(Hash.parse(m.hash), m.offset, writeBytes(slots!, m), m.epoch);
+        cached.write(Hash.parse(m.hash), m.offset, m.bytes, m.epoch);
       } catch (error) {
         errno = errnoOf(error);
         log.debug(`cannot write a blob of ${m.arena}: ${describeError(error)}`);
