@@ -374,11 +374,10 @@ export class RemoteReader {
       c.done.resolve(c.lost ? null : c.bytes);
     };
     // Whoever writes the blob hears what is on its way (the FUSE worker: its readers wait
-    // for it there), and when the fetch is over unless every byte went to it.
+    // for it there), and when the fetch is over.
     const fetching = ByteRange.of(start, end);
     const onFetch = this.#onFetch;
     onFetch?.(req.arena, hash, fetching, false);
-    let handedOver = 0;
     /** Stores a piece; the promise settles once the blob store is done with `data`. */
     const piece = (offset: number, data: Uint8Array): Promise<unknown> | null => {
       const c = chunks[Math.floor(offset / CHUNK_BYTES) - first];
@@ -386,22 +385,11 @@ export class RemoteReader {
       // Written by the blob store's writer (the FUSE worker) when it has one: the chunk is
       // settled once its pieces are in. One the cache drops on the way (the blob removed,
       // the disk full) is simply not there: the reader fetches it again.
-      const present = blob.handle.present().contains(ByteRange.of(offset, offset + data.length));
       const stored = blob.handle.store(offset, data);
       let writing: Promise<unknown> | null = null;
       if (stored !== "skipped") {
-        if (!present) handedOver += data.length;
-        c.writes.push(
-          writing = stored.then(
-            (result) => {
-              if (result !== "stored") handedOver = -Infinity; // dropped on the way
-            },
-            (e) => {
-              handedOver = -Infinity;
-              log.warn(`cannot cache ${req.path} at ${offset}`, e);
-            },
-          ),
-        );
+        writing = stored.catch((e) => log.warn(`cannot cache ${req.path} at ${offset}`, e));
+        c.writes.push(writing);
       } else if (c.bytes === null) {
         c.bytes = new Uint8Array(c.range.end - c.range.start);
         if (offset > c.range.start) {
@@ -439,7 +427,7 @@ export class RemoteReader {
       async () => {
         this.stats.bytesFetched += end - start;
         await Promise.all(chunks.flatMap((c) => c.writes));
-        if (handedOver < end - start) onFetch?.(req.arena, hash, fetching, true);
+        onFetch?.(req.arena, hash, fetching, true);
         for (const c of chunks) settle(c); // a short read: what is missing is fetched again
         if (blob.handle.isComplete()) {
           arena.unreal.blobs.verify(hash).catch((e) => log.warn(`verifying ${req.path} failed`, e));
@@ -505,9 +493,8 @@ export class RemoteReader {
   }
 
   /**
-   * Sets what hears of each fetch into a blob: when it starts (`over` false), and when it is
-   * over without every byte handed to the blob store's writer (`over` true; bytes already
-   * present, kept in memory, or lost on the way). The FUSE worker's readers wait for such
+   * Sets what hears of each fetch into a blob: when it starts (`over` false) and when it is
+   * over, its bytes written or not (`over` true). The FUSE worker's readers wait for such
    * bytes there instead of asking this thread.
    *
    * @param listener the listener; `null` for none
