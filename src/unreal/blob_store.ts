@@ -645,11 +645,11 @@ export class BlobStore {
     if (blob.pending.overlaps(range)) {
       // The same bytes are on their way: store what is left once they are in.
       const copy = data.slice();
-      return Promise.allSettled([...blob.writes]).then(() => {
-        if (this.#closing !== null || this.#open.get(blob.key) !== blob) return "skipped";
-        const again = this.#store(blob, offset, copy);
-        return again === "skipped" ? "skipped" : again;
-      });
+      return Promise.allSettled([...blob.writes]).then(() =>
+        this.#closing !== null || this.#open.get(blob.key) !== blob
+          ? "skipped"
+          : this.#store(blob, offset, copy)
+      );
     }
     const missing = ByteRanges.of(range).subtract(blob.present);
     if (missing.isEmpty()) return Promise.resolve("stored");

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ByteRanges, type Hash } from "../types/mod.ts";
-import { BlobError } from "./blob_file.ts";
+import { configure } from "../util/mod.ts";
+import { BlobError, blobFileName } from "./blob_file.ts";
 import type { BlobWriter } from "./blob_store.ts";
 import {
   BlobFixture,
@@ -149,6 +150,27 @@ Deno.test("a failed write elsewhere gives back its room: a full disk skips, othe
   await assert.rejects(Promise.resolve(broken), BlobError);
   assert.equal(f.store.usage().total, 0);
   assert.ok(blob.present().isEmpty());
+});
+
+Deno.test("a full disk is warned of once, not at every write it skips", async () => {
+  const { f, writer } = fixture();
+  await using _ = f;
+  const hash = hashOf("full");
+  await using blob = f.store.open(hash, 4 * MIB);
+  const lines: string[] = [];
+  const previous = configure({ write: (line) => lines.push(line) });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const stored = blob.store(i * MIB, pattern(hash, i * MIB, MIB));
+      writer.held.splice(0)[0]!.fail(Object.assign(new Error("No space"), { code: "ENOSPC" }));
+      assert.equal(await stored, "skipped");
+    }
+  } finally {
+    configure(previous);
+  }
+  const warned = lines.filter((l) => l.includes("disk full"));
+  assert.equal(warned.length, 1, warned.join("\n"));
+  assert.match(warned[0]!, new RegExp(blobFileName(hash)));
 });
 
 Deno.test("a store of bytes already on their way waits for them, then writes the rest", async () => {
