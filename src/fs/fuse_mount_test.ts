@@ -18,6 +18,11 @@ const HAS_FUSE = Deno.uid() === 0 && (() => {
   }
 })();
 
+/** 3 MiB of text that never repeats with a short period (a different one per seed). */
+function noisy(seed: number): string {
+  return Array.from({ length: 3 << 18 }, (_, i) => (i * seed).toString(36).slice(-4)).join("");
+}
+
 async function sh(args: string[]): Promise<string> {
   const out = await new Deno.Command(args[0]!, { args: args.slice(1), stderr: "piped" }).output();
   assert.ok(out.success, new TextDecoder().decode(out.stderr));
@@ -143,8 +148,7 @@ Deno.test({
   name: "a cold read is written into the blob by the worker and read from it there",
   ignore: !HAS_FUSE,
   fn: async () => {
-    const big = Array.from({ length: 3 << 18 }, (_, i) => (i * 7919).toString(36).slice(-4))
-      .join(""); // 3 MiB that never repeats with a short period
+    const big = noisy(7919);
     await using m = await Mounted.start(big);
     const { reader, mount, mnt } = m;
     let stored = 0;
@@ -182,8 +186,7 @@ Deno.test({
   name: "reads of bytes on their way wait for them in the worker, not on the main thread",
   ignore: !HAS_FUSE,
   fn: async () => {
-    const big = Array.from({ length: 3 << 18 }, (_, i) => (i * 104729).toString(36).slice(-4))
-      .join(""); // 3 MiB
+    const big = noisy(104729);
     // Slow fetches: the kernel's reads of the later chunks come while those are on their way.
     await using m = await Mounted.start(big, { fetchDelayMs: 200 });
     const { reader, mnt } = m;
@@ -202,8 +205,7 @@ Deno.test({
   name: "with the disk full a cold read is still whole, and only bytes in the blob count",
   ignore: !HAS_FUSE,
   fn: async () => {
-    const big = Array.from({ length: 3 << 18 }, (_, i) => (i * 7907).toString(36).slice(-4))
-      .join(""); // 3 MiB
+    const big = noisy(7907);
     await using m = await Mounted.start(big);
     // The blobs on a 2 MiB file system with 1.5 MiB taken: the worker's writes fail.
     const blobs = `${m.b.dir}/work/blobs`;
