@@ -325,7 +325,7 @@ async function readResults(m: Mounted, a: ServeChild, hash: Hash): Promise<Resul
       await measured(
         r.tls,
         perCpu.tls,
-        () => rawBulk("tls-send", keys, (s) => perThread.tls.push(BYTES / 1e6 / s)),
+        () => rawBulk("tls-send", keys, (s) => perThread.tls.push(BYTES / 1e6 / s), BYTES),
       );
       await m.reader.close(); // a fresh blob: nothing cached, on disk or in the page cache
       m.b.unreal.blobs.remove(hash);

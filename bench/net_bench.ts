@@ -26,12 +26,12 @@ export interface Keys {
   readonly client: KeyPair;
 }
 
-function spawn(mode: string, port: number, keys: Keys): Deno.ChildProcess {
+function spawn(mode: string, port: number, keys: Keys, bytes = BYTES): Deno.ChildProcess {
   const env = {
     REALIZE_BENCH_NET: JSON.stringify({
       privatePem: keys.client.privatePem,
       serverPem: keys.server.publicKey.pem,
-      bytes: BYTES,
+      bytes,
       frameBytes: FRAME_BYTES,
     }),
   };
@@ -50,43 +50,45 @@ async function finished(child: Deno.ChildProcess): Promise<void> {
 }
 
 /** Reads a raw stream to its end; MB/s from the first accepted byte. */
-async function receiveRaw(conn: Deno.Conn, atEnd = () => {}): Promise<number> {
+async function receiveRaw(conn: Deno.Conn, bytes: number, atEnd = () => {}): Promise<number> {
   const buf = new Uint8Array(FRAME_BYTES);
   const t = performance.now();
   let got = 0;
   for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) got += n;
   const ms = performance.now() - t;
-  if (got < BYTES) throw new Error(`received ${got} of ${BYTES} bytes`);
+  if (got < bytes) throw new Error(`received ${got} of ${bytes} bytes`);
   atEnd(); // the sender waits for this side to close
   conn.close();
   return got / 1e3 / ms;
 }
 
 /**
- * Receives `REALIZE_BENCH_NET_BYTES` (1 GiB) of raw TCP or TLS from a child process.
+ * Receives raw TCP or TLS from a child process.
  *
  * @param mode `tcp-send` or `tls-send` (the same pinned certificate as the transport)
  * @param keys ours (the certificate) and the child's
  * @param busiest when given, gets the processor time of the busiest thread of the two
  *   processes during the transfer: the receiving one (this thread) and the sender's
+ * @param bytes how many (`REALIZE_BENCH_NET_BYTES`, 1 GiB, unless given)
  * @returns MB/s from the first accepted byte
  */
 export async function rawBulk(
   mode: "tcp-send" | "tls-send",
   keys: Keys,
   busiest?: (seconds: number) => void,
+  bytes = BYTES,
 ): Promise<number> {
   const identity = await certificateFor(keys.server);
   const listener = mode === "tcp-send"
     ? Deno.listen({ hostname: "127.0.0.1", port: 0 })
     : Deno.listenTls({ hostname: "127.0.0.1", port: 0, ...identity });
-  const child = spawn(mode, (listener.addr as Deno.NetAddr).port, keys);
+  const child = spawn(mode, (listener.addr as Deno.NetAddr).port, keys, bytes);
   const conn = await listener.accept();
   listener.close();
   // From the accepted connection: the sender's start-up is not part of the transfer.
   const here = threadCpuSeconds(Deno.pid).get("main") ?? 0;
   const there = threadCpuSeconds(child.pid);
-  const rate = await receiveRaw(conn, () => {
+  const rate = await receiveRaw(conn, bytes, () => {
     const sender = [...threadCpuSeconds(child.pid)].map(([n, t]) => t - (there.get(n) ?? 0));
     busiest?.(Math.max((threadCpuSeconds(Deno.pid).get("main") ?? 0) - here, ...sender));
   });

@@ -156,7 +156,7 @@ async function readResults(b: TestPeer, hash: Hash): Promise<Result[]> {
   let tls = 0;
   const best = SHAPES.map(() => 0);
   for (let run = 0; run < RUNS; run++) {
-    tls = Math.max(tls, await rawBulk("tls-send", keys));
+    tls = Math.max(tls, await rawBulk("tls-send", keys, undefined, BYTES));
     for (const [i, shape] of SHAPES.entries()) {
       best[i] = Math.max(best[i]!, await readAll(b, hash, shape));
     }
