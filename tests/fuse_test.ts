@@ -77,6 +77,13 @@ Deno.test({
     assert.deepEqual((await run(["ls", s.mnt])).stdout.split("\n").filter((x) => x), ["docs"]);
     const ls = (await run(["ls", `${s.mnt}/docs`])).stdout.split("\n").filter((x) => x);
     assert.deepEqual(ls, ["dir", "local.txt", "remote.txt"]);
+    const xattr = async (path: string, name: string) => {
+      const r = await run(["getfattr", "--only-values", "-n", name, `${s.mnt}/docs/${path}`]);
+      return r.code === 0 ? r.stdout : r.stderr;
+    };
+    assert.equal(await xattr("dir/big.bin", "user.realize.status"), "remote 0%");
+    assert.match(await xattr("dir", "user.realize.status"), /No such attribute/);
+    assert.match(await xattr("dir", "user.realize.version"), /No such attribute/);
     assert.equal(await Deno.readTextFile(`${s.mnt}/docs/local.txt`), "mine");
     assert.equal(await Deno.readTextFile(`${s.mnt}/docs/remote.txt`), "from a");
     const got = await Deno.readTextFile(`${s.mnt}/docs/dir/big.bin`);
@@ -85,30 +92,9 @@ Deno.test({
     const st = await Deno.stat(`${s.mnt}/docs/dir/big.bin`);
     assert.equal(st.size, big.length);
     assert.equal(st.mode! & 0o777, 0o644);
-    const status = await run([
-      "getfattr",
-      "--only-values",
-      "-n",
-      "user.realize.status",
-      `${s.mnt}/docs/dir/big.bin`,
-    ]);
-    assert.match(status.stdout, /^remote 100%/);
-    const version = await run([
-      "getfattr",
-      "--only-values",
-      "-n",
-      "user.realize.version",
-      `${s.mnt}/docs/remote.txt`,
-    ]);
-    assert.equal(version.stdout, h("from a").toString());
-    const local = await run([
-      "getfattr",
-      "--only-values",
-      "-n",
-      "user.realize.status",
-      `${s.mnt}/docs/local.txt`,
-    ]);
-    assert.equal(local.stdout, "local");
+    assert.match(await xattr("dir/big.bin", "user.realize.status"), /^remote 100%/);
+    assert.equal(await xattr("remote.txt", "user.realize.version"), h("from a").toString());
+    assert.equal(await xattr("local.txt", "user.realize.status"), "local");
   },
 });
 

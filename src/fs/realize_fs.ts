@@ -16,10 +16,10 @@ import { clearMark, type Database, getMark, markFor, ROOT_INODE, setMark } from 
 import { type ArenaName, ByteRange, Hash, isMark, type Mark, type Path } from "../types/mod.ts";
 import {
   type Attr,
+  cachedOf,
+  fileStatusText,
   type Filesystem,
-  listPath,
   nodeByIno,
-  statusText,
   type Versioned,
 } from "../unreal/mod.ts";
 import { logger } from "../util/mod.ts";
@@ -565,22 +565,29 @@ export class RealizeFs implements FuseHandlers {
   }
 
   #xattr(ino: number, name: string): string | null {
-    const w = this.#where(ino);
-    if (w === null) return null;
-    const { a, path, attr } = w;
     switch (name) {
       case XATTR.mark: {
+        const w = this.#where(ino);
+        if (w === null) return null;
+        const { a, path } = w;
         const explicit = a.db.read((tx) => getMark(tx, path));
         if (explicit !== null) return explicit;
         return `${a.db.read((tx) => markFor(tx, path, a.mark))} (inherited)`;
       }
-      case XATTR.status: {
-        if (attr.kind === "dir") return null;
-        const entry = a.db.read((tx) => listPath(tx, path));
-        return entry === null ? null : statusText(entry);
+      case XATTR.status: { // asked of many files at a time: two queries, no path
+        const owner = ino === ROOT_INODE ? null : this.#o.fs.arenaOf(ino);
+        const v = owner === null ? null : this.#o.fs.versionOf(ino);
+        if (v === null || v.kind === "dir") return null;
+        const hash = v.hash;
+        const cached = v.local || hash === null
+          ? null
+          : this.#o.arenas.get(owner!.arena)!.db.read((tx) => cachedOf(tx, hash));
+        return fileStatusText(v.local, cached);
       }
-      case XATTR.version: // the only one that needs the hash (a query of its own)
-        return attr.kind === "dir" ? null : this.#o.fs.versionOf(ino)?.hash?.toString() ?? null;
+      case XATTR.version: {
+        const v = ino === ROOT_INODE ? null : this.#o.fs.versionOf(ino);
+        return v === null || v.kind === "dir" ? null : v.hash?.toString() ?? null;
+      }
       default:
         return null;
     }

@@ -83,11 +83,21 @@ export function cachedOf(tx: ReadTx, hash: Hash): Cached | null {
  */
 export function statusText(e: Listed): string {
   if (e.kind === "dir") return "";
-  if (e.local !== null) return "local";
-  const c = e.cached;
-  if (c === null || e.remote === null) return "remote 0%";
-  const pct = c.size === 0 ? 100 : Math.floor((100 * c.bytes) / c.size);
-  return c.verified && pct === 100 ? "remote 100% verified" : `remote ${pct}%`;
+  return fileStatusText(e.local !== null, e.remote === null ? null : e.cached);
+}
+
+/**
+ * The status text of a file (see {@linkcode statusText}).
+ *
+ * @param local whether the version shown is the local file
+ * @param cached what the cache holds of the remote version shown
+ * @returns the text
+ */
+export function fileStatusText(local: boolean, cached: Cached | null): string {
+  if (local) return "local";
+  if (cached === null) return "remote 0%";
+  const pct = cached.size === 0 ? 100 : Math.floor((100 * cached.bytes) / cached.size);
+  return cached.verified && pct === 100 ? "remote 100% verified" : `remote ${pct}%`;
 }
 
 /**

@@ -23,6 +23,7 @@ export { Filesystem, GLOBAL_TREE_SCHEMA } from "./filesystem.ts";
 export {
   type Cached,
   cachedOf,
+  fileStatusText,
   listDir,
   type Listed,
   type ListedJson,
