@@ -19,7 +19,7 @@
  * @module
  */
 
-import { cString, ErrnoError, lastErrno, libc } from "../libc/library.ts";
+import { cString, cStringScratch, ErrnoError, lastErrno, libc } from "../libc/library.ts";
 import type { Pipe } from "../libc/pipe.ts";
 import type { ReadOnlyFile } from "../libc/read_only_file.ts";
 import { closeBacking, isInit, openBacking, processInit, replyPassthrough } from "./passthrough.ts";
@@ -212,7 +212,7 @@ export class FuseReply {
   /** @param e the entry */
   entry(e: EntryOut): void {
     const buf = new Uint8Array(ENTRY_PARAM.size);
-    writeEntryParam(buf, e);
+    writeEntryParam(entryParamViews(buf), e);
     fuse3().fuse_reply_entry(this.#take(), buf);
   }
 
@@ -308,7 +308,7 @@ export class FuseReply {
     return this.#listing(entries, size, (req, rest, e) => {
       writeField(stView, STAT.fields.st_ino, e.ino);
       writeField(stView, STAT.fields.st_mode, e.mode);
-      const name = cString(e.name);
+      const name = cStringScratch(e.name);
       return fuse3().fuse_add_direntry(req, rest, BigInt(rest.length), name, st, BigInt(e.next));
     });
   }
@@ -322,11 +322,11 @@ export class FuseReply {
    * @returns how many entries were sent
    */
   dirPlus(entries: readonly DirPlusEntryOut[], size: number): number {
-    const param = new Uint8Array(ENTRY_PARAM.size);
+    const param = new Uint8Array(ENTRY_PARAM.size); // each entry writes the same fields
+    const views = entryParamViews(param);
     return this.#listing(entries, size, (req, rest, e) => {
-      param.fill(0);
-      writeEntryParam(param, e.entry);
-      const name = cString(e.name);
+      writeEntryParam(views, e.entry);
+      const name = cStringScratch(e.name);
       const next = BigInt(e.next);
       return fuse3().fuse_add_direntry_plus(req, rest, BigInt(rest.length), name, param, next);
     });
@@ -354,16 +354,25 @@ export class FuseReply {
   }
 }
 
+/** Views of a `struct fuse_entry_param`'s bytes: the whole and its `struct stat`. */
+interface EntryParamViews {
+  readonly param: DataView;
+  readonly stat: DataView;
+}
+
+function entryParamViews(buf: Uint8Array): EntryParamViews {
+  return {
+    param: new DataView(buf.buffer, buf.byteOffset, buf.byteLength),
+    stat: new DataView(buf.buffer, buf.byteOffset + ENTRY_PARAM.fields.attr[0], STAT.size),
+  };
+}
+
 /** Fills a `struct fuse_entry_param` (zeroed: `generation` stays 0). */
-function writeEntryParam(buf: Uint8Array, e: EntryOut): void {
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  writeField(view, ENTRY_PARAM.fields.ino, e.attr.ino);
-  writeField(view, ENTRY_PARAM.fields.attr_timeout, e.attrTimeout);
-  writeField(view, ENTRY_PARAM.fields.entry_timeout, e.entryTimeout);
-  writeStat(
-    new DataView(buf.buffer, buf.byteOffset + ENTRY_PARAM.fields.attr[0], STAT.size),
-    e.attr,
-  );
+function writeEntryParam(views: EntryParamViews, e: EntryOut): void {
+  writeField(views.param, ENTRY_PARAM.fields.ino, e.attr.ino);
+  writeField(views.param, ENTRY_PARAM.fields.attr_timeout, e.attrTimeout);
+  writeField(views.param, ENTRY_PARAM.fields.entry_timeout, e.entryTimeout);
+  writeStat(views.stat, e.attr);
 }
 
 function writeStat(view: DataView, a: Attr): void {
@@ -376,16 +385,18 @@ function writeStat(view: DataView, a: Attr): void {
   writeField(view, f.st_size, a.size);
   writeField(view, f.st_blksize, 4096);
   writeField(view, f.st_blocks, Math.ceil(a.size / 512));
-  for (
-    const [s, n] of [[f.st_atim_sec, f.st_atim_nsec], [f.st_mtim_sec, f.st_mtim_nsec], [
-      f.st_ctim_sec,
-      f.st_ctim_nsec,
-    ]] as const
-  ) {
+  for (const [s, n] of STAT_TIMES) {
     writeField(view, s, a.mtime.secs);
     writeField(view, n, a.mtime.nsecs);
   }
 }
+
+/** A `struct stat`'s three times, each seconds and nanoseconds (all show the mtime). */
+const STAT_TIMES = [
+  [STAT.fields.st_atim_sec, STAT.fields.st_atim_nsec],
+  [STAT.fields.st_mtim_sec, STAT.fields.st_mtim_nsec],
+  [STAT.fields.st_ctim_sec, STAT.fields.st_ctim_nsec],
+] as const;
 
 /** The operations a filesystem implements; each must reply exactly once, now or later. */
 export interface FuseHandlers {

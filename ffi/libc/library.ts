@@ -72,11 +72,30 @@ const ENCODER = new TextEncoder();
  * @throws {TypeError} when `text` contains NUL, which C would read as its end
  */
 export function cString(text: string): Uint8Array<ArrayBuffer> {
+  // One UTF-16 code unit never takes more than 3 UTF-8 bytes; the tail stays zero.
+  return encodeC(text, new Uint8Array(text.length * 3 + 1));
+}
+
+let scratch = new Uint8Array(1024);
+
+/**
+ * Like {@linkcode cString}, in memory that the next call reuses: for an argument C copies
+ * before it returns (a listing passes each entry's name), without an allocation each.
+ *
+ * @param text the string
+ * @returns its UTF-8 bytes followed by NUL, valid until the next call
+ * @throws {TypeError} when `text` contains NUL
+ */
+export function cStringScratch(text: string): Uint8Array<ArrayBuffer> {
+  if (scratch.length < text.length * 3 + 1) scratch = new Uint8Array(text.length * 3 + 1);
+  return encodeC(text, scratch);
+}
+
+function encodeC(text: string, out: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
   if (text.includes("\0")) {
     throw new TypeError(`Cannot pass "${text.replaceAll("\0", "\\0")}" to C: it contains NUL`);
   }
-  // One UTF-16 code unit never takes more than 3 UTF-8 bytes; the tail stays zero.
-  const out = new Uint8Array(text.length * 3 + 1);
   const { written } = ENCODER.encodeInto(text, out);
+  out[written] = 0;
   return out.subarray(0, written + 1);
 }

@@ -167,8 +167,13 @@ export function writeField(view: DataView, field: Field, value: number): void {
     case "f64":
       return view.setFloat64(offset, value, true);
     case "u64":
-    case "i64":
-      return view.setBigInt64(offset, BigInt(Math.trunc(value)), true);
+    case "i64": {
+      // Two 32-bit halves: no BigInt (a listing writes a dozen of these per entry).
+      const n = Math.trunc(value);
+      const hi = Math.floor(n / 0x1_0000_0000);
+      view.setUint32(offset, n - hi * 0x1_0000_0000, true);
+      return view.setUint32(offset + 4, hi >>> 0, true); // two's complement when negative
+    }
   }
 }
 

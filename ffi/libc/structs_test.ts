@@ -6,6 +6,7 @@ import {
   STATVFS,
   STATX,
   type StructLayout,
+  writeField,
 } from "./structs.ts";
 
 /** Whether a C compiler is on PATH. */
@@ -123,4 +124,29 @@ Deno.test("readField() round-trips every type, including negative and large 64-b
   assert.equal(readField(view, [16, "i64"]), -1234567890123);
   assert.throws(() => readField(view, [24, "u64"]), RangeError);
   assert.throws(() => readField(view, [24, "i64"]), RangeError);
+});
+
+Deno.test("writeField() writes 64-bit values as C reads them, negative and large ones too", () => {
+  const view = new DataView(new ArrayBuffer(8));
+  const cases: [number, bigint][] = [
+    [0, 0n],
+    [1, 1n],
+    [0xffff_ffff, 0xffff_ffffn],
+    [0x1_0000_0000, 0x1_0000_0000n],
+    [Number.MAX_SAFE_INTEGER, BigInt(Number.MAX_SAFE_INTEGER)],
+    [-1, -1n],
+    [-0x1_0000_0000, -0x1_0000_0000n],
+    [-1234567890123, -1234567890123n],
+    [Number.MIN_SAFE_INTEGER, BigInt(Number.MIN_SAFE_INTEGER)],
+    [2.9, 2n], // truncated, as C's conversion does
+    [-2.9, -2n],
+  ];
+  for (const [value, want] of cases) {
+    writeField(view, [0, "i64"], value);
+    assert.equal(view.getBigInt64(0, true), want, `i64 ${value}`);
+    if (value >= 0) {
+      writeField(view, [0, "u64"], value);
+      assert.equal(view.getBigUint64(0, true), want, `u64 ${value}`);
+    }
+  }
 });
