@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { HashPool, RealArena } from "../real/mod.ts";
 import {
+  Database,
   GLOBAL_INODE_SCHEMA,
   InodeAllocator,
   openArenaDatabase,
@@ -82,6 +83,39 @@ Deno.test("readdir() offsets are stable over 3,000 entries read 100 at a time", 
   assert.equal(all.length, 2999);
   assert.equal(new Set(all).size, 2999);
   assert.ok(!all.includes("f2999"));
+});
+
+Deno.test("a listing shows new entries whether this connection or another added them", () => {
+  using f = UnrealFixture.setup();
+  f.apply(A, f.add("d/one", "1"));
+  // The FUSE worker's view: its own connection to the same database.
+  const db = Database.open(`${f.dir}/docs/arena.db`, { schemas: ARENA_SCHEMAS });
+  try {
+    const alloc = new InodeAllocator({
+      arenaDb: db,
+      globalDb: f.globalDb,
+      arena: parseArenaName("docs"),
+      rangeSize: 100,
+    });
+    const other = new ArenaView(db, alloc);
+    const list = (view: ArenaView) => {
+      const d = view.lookup(view.root, "d")!;
+      return view.readdir(d.ino, 0, 100)!.map((e) => e.name);
+    };
+    assert.deepEqual(list(other), ["one"]);
+    assert.deepEqual(list(f.arena.view), ["one"]);
+    f.apply(A, f.add("d/two", "2")); // committed by the first connection
+    assert.deepEqual(list(other), ["one", "two"], "another connection's commit");
+    assert.deepEqual(list(f.arena.view), ["one", "two"]);
+    assert.deepEqual(list(other), ["one", "two"], "listed again, nothing changed");
+    f.apply(A, f.add("d/three", "3"));
+    assert.deepEqual(list(f.arena.view), ["one", "two", "three"], "this connection's commit");
+    assert.deepEqual(list(other), ["one", "two", "three"]);
+    f.apply(A, { kind: "remove", index: 0, path: p("d/one"), oldHash: h("1") });
+    assert.deepEqual(list(other), ["two", "three"]);
+  } finally {
+    db.close();
+  }
 });
 
 Deno.test("the root lists arenas, with nested directories for names with /", () => {
