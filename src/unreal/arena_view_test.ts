@@ -281,3 +281,20 @@ Deno.test("a database from before nodes carried attributes is migrated, and kept
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("listing a directory reads only its own children, never a whole table", () => {
+  using f = UnrealFixture.setup();
+  f.apply(A, f.add("d/sub/x", "x"));
+  // The queries a listing runs (ArenaView.readdir, listDir): none may scan a table.
+  const plans = [
+    "SELECT path FROM unreal_dir WHERE parent = ?",
+    "SELECT path FROM unreal_default WHERE parent = ?",
+    "SELECT path FROM index_file WHERE parent = ?",
+    "SELECT path FROM index_dir WHERE parent = ?",
+  ].map((sql) =>
+    f.db.read((tx) => tx.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${sql}`, "d"))
+      .map((r) => r.detail).join("; ")
+  );
+  for (const plan of plans) assert.doesNotMatch(plan, /SCAN/, plan);
+  assert.deepEqual(names(f, f.fs.lookup(f.arena.view.root, "d")!.ino), ["sub"]);
+});

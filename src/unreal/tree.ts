@@ -145,6 +145,9 @@ export const UNREAL_SCHEMA: Schema = {
      CREATE TRIGGER unreal_node_r_dir_delete AFTER DELETE ON unreal_dir BEGIN
        UPDATE unreal_node SET rd_secs = NULL, rd_nsecs = NULL WHERE path = OLD.path;
      END;`,
+    // Listing a directory reads its remote subdirectories: without this, every listing read
+    // every remote directory of the arena.
+    `CREATE INDEX unreal_dir_parent ON unreal_dir (parent);`,
   ],
 };
 
