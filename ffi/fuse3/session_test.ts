@@ -79,6 +79,10 @@ Deno.test({
       assert.match(write.err, /Read-only file system/);
       assert.match((await run(["mkdir", `${dir}/new`])).err, /Read-only file system/);
       assert.match((await run(["cat", `${dir}/missing`])).err, /No such file or directory/);
+      assert.match((await run(["cat", `${dir}/été`])).err, /No such file or directory/);
+      // A name that is not UTF-8 cannot be a realize path: EINVAL, not a lookup.
+      const latin1 = await run(["sh", "-c", `stat "$(printf '${dir}/\\351t\\351')"`]);
+      assert.match(latin1.err, /Invalid argument/);
       assert.match((await run(["df", dir])).out, /memfs/);
     }),
 });

@@ -63,6 +63,8 @@ export const LIBC_SYMBOLS = {
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   // void free(void *ptr);
   free: { parameters: ["pointer"], result: "void" },
+  // size_t strnlen(const char *s, size_t maxlen);
+  strnlen: { parameters: ["pointer", "usize"], result: "usize" },
   // int poll(struct pollfd *fds, nfds_t nfds, int timeout);   Blocks: runs off the JS thread.
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
   // int mount(const char *source, const char *target, const char *filesystemtype,

@@ -28,6 +28,7 @@ import { ERRNO, errnoOf, FsError } from "./errno.ts";
 import { CHUNK_BYTES, READ_AHEAD_CHUNKS } from "./remote_reader.ts";
 
 const log = logger("fuse");
+const ENCODER = new TextEncoder();
 
 /** The xattrs realize shows (DESIGN §4.4). */
 export const XATTR = {
@@ -557,7 +558,7 @@ export class RealizeFs implements FuseHandlers {
     this.#run(r, `getxattr ${ino} ${name}`, () => {
       const value = this.#xattr(ino, name);
       if (value === null) throw new FsError(ERRNO.ENODATA, `no ${name}`);
-      const bytes = new TextEncoder().encode(value);
+      const bytes = ENCODER.encode(value);
       if (size === 0) return r.xattrSize(bytes.length);
       if (size < bytes.length) throw new FsError(ERRNO.ERANGE, `${name} is longer than ${size}`);
       r.buf(bytes);
@@ -601,7 +602,7 @@ export class RealizeFs implements FuseHandlers {
         : w.attr.kind === "dir"
         ? [XATTR.mark]
         : [XATTR.mark, XATTR.status, XATTR.version];
-      const bytes = new TextEncoder().encode(names.map((n) => `${n}\0`).join(""));
+      const bytes = ENCODER.encode(names.map((n) => `${n}\0`).join(""));
       if (size === 0) return r.xattrSize(bytes.length);
       if (size < bytes.length) throw new FsError(ERRNO.ERANGE, "xattr list too long");
       r.buf(bytes);
