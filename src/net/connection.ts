@@ -35,8 +35,12 @@ export const CLOSE_FLUSH_TIMEOUT_MS = 1_000;
  * chunk and its message header fit.
  */
 export const POOLED_FRAME_BYTES = (1 << 20) + 64 * 1024;
-/** Most idle pooled buffers a connection keeps. */
-export const POOLED_FRAMES_FREE_MAX = 8;
+/**
+ * Most idle pooled buffers a connection keeps while busy: a sequential read has up to 16
+ * chunks on their way (`READ_AHEAD_CHUNKS`); with 8, one chunk in six was read into a new
+ * buffer. Dropped after a heartbeat tick without large frames (`FramePool.idle`).
+ */
+export const POOLED_FRAMES_FREE_MAX = 24;
 
 const log = logger("net");
 const EMPTY = new Uint8Array(0);
@@ -308,6 +312,7 @@ export class Connection {
   }
 
   #tick(): void {
+    this.#pool.idle();
     const now = performance.now();
     if (this.#space !== null) this.#traffic.lastReceivedMs = now;
     const silentMs = now - this.#traffic.lastReceivedMs;

@@ -206,6 +206,7 @@ export class FramePool {
   readonly #freeMax: number;
   readonly #free: SharedArrayBuffer[] = [];
   readonly #lent = new WeakSet<SharedArrayBuffer>();
+  #takenSinceIdle = false;
 
   /**
    * @param bufferBytes size of each buffer: payloads up to this size are pooled
@@ -232,6 +233,7 @@ export class FramePool {
    */
   take(length: number): Uint8Array<SharedArrayBuffer> | null {
     if (length > this.#bufferBytes) return null;
+    this.#takenSinceIdle = true;
     const buffer = this.#free.pop() ?? new SharedArrayBuffer(this.#bufferBytes);
     this.#lent.add(buffer);
     return new Uint8Array(buffer, 0, length);
@@ -247,6 +249,17 @@ export class FramePool {
     if (!(buffer instanceof SharedArrayBuffer) || !this.#lent.delete(buffer)) return;
     assert(buffer.byteLength === this.#bufferBytes, "a lent buffer comes back whole");
     if (this.#free.length < this.#freeMax) this.#free.push(buffer);
+  }
+
+  /**
+   * Called now and then (a connection's heartbeat tick): when nothing was taken since the
+   * last call, the idle buffers are dropped. A busy link keeps up to `freeMax`, each one
+   * a megabyte to zero and fault in again, and garbage for the collector; a quiet one
+   * keeps none.
+   */
+  idle(): void {
+    if (!this.#takenSinceIdle) this.#free.length = 0;
+    this.#takenSinceIdle = false;
   }
 }
 

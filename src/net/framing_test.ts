@@ -176,3 +176,21 @@ Deno.test("FramePool lends only payloads that fit and keeps at most freeMax idle
   pool.release(b);
   assert.equal(pool.free, 1);
 });
+
+Deno.test("FramePool drops its idle buffers after a quiet period, not while it is in use", () => {
+  const pool = new FramePool(1000, 3);
+  const lent = [pool.take(10)!, pool.take(10)!, pool.take(10)!];
+  lent.forEach((p) => pool.release(p));
+  assert.equal(pool.free, 3);
+  pool.idle(); // taken since the last call: kept
+  assert.equal(pool.free, 3);
+  const again = pool.take(10)!;
+  assert.ok(lent.some((p) => p.buffer === again.buffer), "reused");
+  pool.release(again);
+  pool.idle();
+  assert.equal(pool.free, 3);
+  pool.idle(); // a whole period without a take
+  assert.equal(pool.free, 0);
+  const fresh = pool.take(10)!;
+  assert.ok(lent.every((p) => p.buffer !== fresh.buffer), "a new buffer once dropped");
+});
