@@ -51,10 +51,14 @@ const FUSE_CAP_SPLICE_MOVE = 1 << 8;
 const FUSE_BUF_IS_FD = 1 << 1;
 /**
  * How long the loop keeps reading after the last request before it waits in `poll`: a
- * program making calls one after another (`ls -l`, `find`) sends its next request within
- * microseconds, and catching it here saves a thread hand-off.
+ * program making calls one after another (`ls -l`, `find`) sends its next request soon,
+ * and catching it here saves a thread hand-off (100–200 µs on a VM). After a listing the
+ * kernel first builds an inode per entry: 50 µs let `find`'s next request fall into
+ * `poll` (a listing's closing empty request took 230 µs); 250 µs: `find` 0.48 → 0.33 s of
+ * 20,000 files, the status xattr 17 → 22k/s, cold reads unchanged. An idle mount spins
+ * 250 µs after its last request, then waits.
  */
-const SPIN_MS = 0.05;
+const SPIN_MS = 0.25;
 /** Most time spent serving without a turn of the event loop (async replies, messages). */
 const BURST_MS = 5;
 /** How often an idle loop looks whether the session was told to exit. */
