@@ -240,7 +240,8 @@ export class ArenaView {
    * @param ino the directory's inode
    * @param offset 0, or the `next` of the last entry returned
    * @param limit at most this many (≤ {@linkcode READDIR_BATCH_MAX})
-   * @returns the entries, or `null` when `ino` is not a directory
+   * @returns the entries — fewer than `limit` (or {@linkcode READDIR_BATCH_MAX}) only when
+   *   they reach the end of the directory — or `null` when `ino` is not a directory
    */
   readdir(ino: number, offset: number, limit: number): DirEntry[] | null {
     const n = Math.min(limit, READDIR_BATCH_MAX);
@@ -251,10 +252,12 @@ export class ArenaView {
         if (!this.#synced.has(ino)) return null; // nodes to make first
       }
       const out: DirEntry[] = [];
-      // Nodes whose entry vanished are skipped; an empty answer would end the listing,
-      // so read on until something is found or the directory is exhausted.
-      for (let after = offset; out.length === 0;) {
-        const rows = allRows(tx, this.#q.listing, ino, after, n);
+      // Nodes whose entry vanished are skipped; fewer than `n` entries must mean the end
+      // of the directory (an empty answer ends a listing), so read on until `n` are found
+      // or the directory is exhausted.
+      for (let after = offset; out.length < n;) {
+        const want = n - out.length;
+        const rows = allRows(tx, this.#q.listing, ino, after, want);
         for (const r of rows) {
           const a = attrOf(r, false);
           const rowIno = r[C.ino] as number;
@@ -268,7 +271,7 @@ export class ArenaView {
             });
           } else stale.push(rowIno);
         }
-        if (rows.length < n) break;
+        if (rows.length < want) break;
         after = rows.at(-1)![C.ino] as number;
       }
       return out;

@@ -14,6 +14,7 @@ import { parseArenaName, UnixTime } from "../types/mod.ts";
 import { A, B, h, p, UnrealFixture } from "./_testing.ts";
 import { ArenaView, type Attr } from "./arena_view.ts";
 import { ARENA_SCHEMAS, GLOBAL_TREE_SCHEMA } from "./mod.ts";
+import { ensureNode } from "./tree.ts";
 
 function names(f: UnrealFixture, ino: number, limit = 1000): string[] {
   const out: string[] = [];
@@ -116,6 +117,20 @@ Deno.test("a listing shows new entries whether this connection or another added 
   } finally {
     db.close();
   }
+});
+
+Deno.test("readdir() returns fewer entries than asked only at the end, stale nodes or not", () => {
+  using f = UnrealFixture.setup();
+  f.apply(A, ...Array.from({ length: 10 }, (_, i) => f.add(`d/f${i}`, `c${i}`)));
+  const dir = f.fs.lookup(f.arena.view.root, "d")!;
+  // Nodes with nothing at their path (a local file deleted since), listed first (lower
+  // inodes): a listing skips them.
+  f.db.write((tx) => ["g1", "g2", "g3"].forEach((g) => ensureNode(tx, p(`d/${g}`), f.arena.alloc)));
+  const first = f.fs.readdir(dir.ino, 0, 5)!;
+  assert.deepEqual(first.map((e) => e.name), ["f0", "f1", "f2", "f3", "f4"]);
+  const rest = f.fs.readdir(dir.ino, first.at(-1)!.next, 6)!;
+  assert.deepEqual(rest.map((e) => e.name), ["f5", "f6", "f7", "f8", "f9"], "the end");
+  assert.deepEqual(f.fs.readdir(dir.ino, rest.at(-1)!.next, 5), []);
 });
 
 Deno.test("the root lists arenas, with nested directories for names with /", () => {

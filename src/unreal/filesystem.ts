@@ -190,7 +190,8 @@ export class Filesystem {
    * @param ino the directory's inode
    * @param offset 0, or the `next` of the last entry returned
    * @param limit at most this many
-   * @returns the entries, or `null` when `ino` is not a directory
+   * @returns the entries — fewer than `limit` only at the end of the directory — or `null`
+   *   when `ino` is not a directory
    */
   readdir(ino: number, offset: number, limit: number): DirEntry[] | null {
     const dir = this.#dirs.get(ino);
