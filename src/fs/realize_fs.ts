@@ -17,6 +17,7 @@ import { type ArenaName, ByteRange, Hash, isMark, type Mark, type Path } from ".
 import {
   type Attr,
   cachedOf,
+  type DirEntry,
   fileStatusText,
   type Filesystem,
   nodeByIno,
@@ -173,6 +174,13 @@ export class RealizeFs implements FuseHandlers {
   readonly #o: RealizeFsOptions;
   readonly #open = new Map<number, Open>();
   readonly #modes = new Map<number, Modes>();
+  /**
+   * Open directories: the offset where each one's listing is known to end (its last reply
+   * reached the end), or `null`. The kernel asks again from there and gets nothing: that
+   * request is answered without the database (a directory stream need not show entries
+   * made after it was opened).
+   */
+  readonly #dirs = new Map<number, { end: number | null }>();
   #nextFh = 1;
 
   /** @param options see {@linkcode RealizeFsOptions} */
@@ -496,43 +504,62 @@ export class RealizeFs implements FuseHandlers {
       const a = this.#o.fs.getattr(ino);
       if (a === null) throw new FsError(ERRNO.ENOENT, `no inode ${ino}`);
       if (a.kind !== "dir") throw new FsError(ERRNO.ENOTDIR, `inode ${ino} is a file`);
-      r.open({ fh: 0 });
+      if (this.#dirs.size >= OPEN_FILES_MAX) throw new FsError(ERRNO.EBUSY, "too many open dirs");
+      const fh = this.#nextFh++;
+      this.#dirs.set(fh, { end: null });
+      r.open({ fh });
     });
   }
 
-  readdir(r: FuseReply, ino: number, size: number, offset: number): void {
+  readdir(r: FuseReply, ino: number, size: number, offset: number, fh: number): void {
     this.#run(r, `readdir ${ino}`, () => {
-      const entries = this.#o.fs.readdir(ino, offset, READDIR_BATCH);
-      if (entries === null) throw new FsError(ERRNO.ENOTDIR, `inode ${ino} is not a directory`);
-      r.dir(
-        entries.map((e) => ({
-          name: e.name,
-          ino: e.ino,
-          mode: e.kind === "dir" ? S_IFDIR : S_IFREG,
-          next: e.next,
-        })),
-        size,
-      );
+      const listed = this.#listing(ino, offset, fh);
+      if (listed === null) return void r.dir([], size);
+      const out = listed.map((e) => ({
+        name: e.name,
+        ino: e.ino,
+        mode: e.kind === "dir" ? S_IFDIR : S_IFREG,
+        next: e.next,
+      }));
+      this.#listed(fh, listed, out, r.dir(out, size));
     });
   }
 
-  readdirplus(r: FuseReply, ino: number, size: number, offset: number): void {
+  readdirplus(r: FuseReply, ino: number, size: number, offset: number, fh: number): void {
     this.#run(r, `readdirplus ${ino}`, () => {
-      const entries = this.#o.fs.readdir(ino, offset, READDIR_BATCH);
-      if (entries === null) throw new FsError(ERRNO.ENOTDIR, `inode ${ino} is not a directory`);
+      const listed = this.#listing(ino, offset, fh);
+      if (listed === null) return void r.dirPlus([], size);
       const ttl = this.#o.ttlSeconds;
       const out = [];
-      for (const e of entries) {
+      for (const e of listed) {
         const a = e.attr ?? this.#o.fs.getattr(e.ino);
         if (a === null) continue; // vanished since the listing: the next one tells
         const entry = { attr: this.#fuseAttr(a), attrTimeout: ttl, entryTimeout: ttl };
         out.push({ name: e.name, entry, next: e.next });
       }
-      r.dirPlus(out, size);
+      this.#listed(fh, listed, out, r.dirPlus(out, size));
     });
   }
 
-  releasedir(r: FuseReply): void {
+  /** A directory's entries from `offset` on, or `null` when its handle knows it ends there. */
+  #listing(ino: number, offset: number, fh: number): DirEntry[] | null {
+    if (offset !== 0 && this.#dirs.get(fh)?.end === offset) return null;
+    const entries = this.#o.fs.readdir(ino, offset, READDIR_BATCH);
+    if (entries === null) throw new FsError(ERRNO.ENOTDIR, `inode ${ino} is not a directory`);
+    return entries;
+  }
+
+  /** Notes where a handle's listing ends when this reply (`sent` of `out`) reached it. */
+  #listed(fh: number, listed: DirEntry[], out: { next: number }[], sent: number): void {
+    const dir = this.#dirs.get(fh);
+    if (dir === undefined) return;
+    // Fewer entries than asked: the directory's end (Filesystem.readdir).
+    const end = listed.length < READDIR_BATCH && sent === out.length;
+    dir.end = end && out.length > 0 ? out.at(-1)!.next : null;
+  }
+
+  releasedir(r: FuseReply, _ino: number, fh: number): void {
+    this.#dirs.delete(fh);
     r.err(0);
   }
 
