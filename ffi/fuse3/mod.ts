@@ -7,6 +7,7 @@
 
 export { fuse3 } from "./library.ts";
 export {
+  abortDevice,
   type Attr,
   type DirEntryOut,
   type DirPlusEntryOut,

@@ -559,6 +559,11 @@ export class FuseSession {
     return this.#passthrough;
   }
 
+  /** The FUSE device's descriptor (a process-wide number; -1 before the loop runs). */
+  get device(): number {
+    return this.#device;
+  }
+
   /** Requests not answered yet. */
   get pending(): number {
     return this.#pending;
@@ -714,6 +719,17 @@ export class FuseSession {
     for (const c of this.#callbacks) c.close();
     this.#keep.length = 0;
   }
+}
+
+/**
+ * Closes the FUSE device of a session whose serving thread is gone (a Worker that died):
+ * the kernel then aborts the connection, so every request waiting on it, and every later
+ * one, fails with ENOTCONN instead of hanging for good. Nothing may use the session after.
+ *
+ * @param device {@linkcode FuseSession.device}, passed on by the dead thread
+ */
+export function abortDevice(device: number): void {
+  if (device >= 0) libc().close(device);
 }
 
 function makeOps(

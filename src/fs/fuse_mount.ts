@@ -7,6 +7,7 @@
  * @module
  */
 
+import { abortDevice } from "../../ffi/fuse3/mod.ts";
 import { MNT, mountDevice, mountedAt, umount } from "../../ffi/libc/mod.ts";
 import type { ArenaName, Mark } from "../types/mod.ts";
 import { currentLogSettings, describeError, logger } from "../util/mod.ts";
@@ -60,6 +61,8 @@ export class FuseMount {
   #stopped: Promise<void> | null = null;
   #alive = true;
   #passthrough = false;
+  /** The worker's FUSE device descriptor once mounted (see `abortDevice`), else -1. */
+  #device = -1;
 
   private constructor(
     mountpoint: string,
@@ -129,6 +132,7 @@ export class FuseMount {
       m.#alive = false;
       m.#detachReader(); // nothing reads blobs there any more
       log.error(`the FUSE worker failed: ${e.message}`);
+      m.#abort();
       ready.reject(new Error(`FUSE worker failed: ${e.message}`));
     };
     worker.postMessage({ type: "start", config } satisfies WorkerIn);
@@ -163,6 +167,7 @@ export class FuseMount {
     switch (m.type) {
       case "mounted":
         this.#passthrough = m.passthrough;
+        this.#device = m.device;
         return ready.resolve();
       case "error":
         return ready.reject(new Error(m.message));
@@ -243,6 +248,29 @@ export class FuseMount {
     if (inodes.length > 0 || entries.length > 0) {
       this.#post({ type: "invalidate", inodes, entries });
     }
+  }
+
+  /**
+   * After the worker died: its requests would wait for good, and every program touching the
+   * mount with them. Closing its device makes the kernel fail them all (ENOTCONN), and the
+   * mount is detached: the mountpoint shows the empty directory beneath until the daemon
+   * stops (`/health` says the mount is broken).
+   */
+  #abort(): void {
+    if (this.#device < 0) return;
+    abortDevice(this.#device);
+    this.#device = -1;
+    try {
+      umount(this.mountpoint, MNT.DETACH);
+    } catch (error) {
+      log.warn(`cannot detach ${this.mountpoint}: ${describeError(error)}`);
+    }
+    log.error(`${this.mountpoint} detached: its readers get errors instead of waiting`);
+  }
+
+  /** Tests only: the worker throws from its event loop, as a bug would, and dies. */
+  failWorkerForTest(): void {
+    this.#worker.postMessage({ type: "fail" } satisfies WorkerIn);
   }
 
   /** Unmounts (waiting for pending replies) and stops the worker. Idempotent. */

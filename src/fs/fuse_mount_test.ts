@@ -315,3 +315,28 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a FUSE worker that dies leaves no program hanging: the mount is aborted and detached",
+  ignore: !HAS_FUSE,
+  fn: async () => {
+    await using m = await Mounted.start(noisy(11));
+    assert.equal(await sh(["ls", `${m.mnt}/docs`]), "big.bin\n");
+    m.mount.failWorkerForTest();
+    await until(() => !m.mount.mounted, "the worker's failure noticed");
+    // With nothing serving it, the mount would make `stat` wait for good: killed after
+    // 10 s, the test fails.
+    const stat = new Deno.Command("stat", {
+      args: [`${m.mnt}/docs/big.bin`],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const timer = setTimeout(() => stat.kill("SIGKILL"), 10_000);
+    const out = await stat.output().finally(() => clearTimeout(timer));
+    assert.equal(out.signal, null, "stat was not left waiting");
+    assert.equal(out.success, false);
+    assert.match(new TextDecoder().decode(out.stderr), /No such file or directory/);
+    assert.equal(mountedAt(m.mnt), null, "the mount detached");
+    assert.deepEqual([...Deno.readDirSync(m.mnt)], [], "the empty directory beneath");
+  },
+});

@@ -51,7 +51,12 @@ export interface WorkerConfig {
 
 /** What the worker posts. */
 export type WorkerOut =
-  | { readonly type: "mounted"; readonly passthrough: boolean }
+  | {
+    readonly type: "mounted";
+    readonly passthrough: boolean;
+    /** The FUSE device's descriptor, for the main thread to abort the mount if this dies. */
+    readonly device: number;
+  }
   | { readonly type: "error"; readonly message: string }
   | { readonly type: "log"; readonly line: string }
   | {
@@ -78,6 +83,8 @@ export type WorkerOut =
 /** What the main thread posts. */
 export type WorkerIn =
   | { readonly type: "start"; readonly config: WorkerConfig }
+  /** Tests only: throw from the event loop, as a bug would (the Worker dies). */
+  | { readonly type: "fail" }
   | {
     readonly type: "readResult";
     readonly id: number;
@@ -218,7 +225,11 @@ scope.onmessage = async (e: MessageEvent<WorkerIn>) => {
       try {
         start(m.config);
         await session?.initialized;
-        post({ type: "mounted", passthrough: session?.passthrough ?? false });
+        post({
+          type: "mounted",
+          passthrough: session?.passthrough ?? false,
+          device: session?.device ?? -1,
+        });
       } catch (error) {
         await session?.unmount().catch(() => {});
         session = null;
@@ -270,6 +281,11 @@ scope.onmessage = async (e: MessageEvent<WorkerIn>) => {
     case "stop":
       await stop();
       post({ type: "stopped" });
+      return;
+    case "fail":
+      setTimeout(() => {
+        throw new Error("told to fail (a test)");
+      });
       return;
   }
 };
