@@ -29,3 +29,23 @@ export function fuse3(): Deno.DynamicLibrary<typeof FUSE3_SYMBOLS>["symbols"] {
   }
   return library.symbols;
 }
+
+let held:
+  | Deno.DynamicLibrary<{ fuse_session_fd: { parameters: ["pointer"]; result: "i32" } }>
+  | null = null;
+
+/**
+ * Keeps libfuse3 loaded by the calling thread (the daemon's main thread) for the process's
+ * life. A Worker serving FUSE that dies unloads its own handle with its isolate, and its
+ * thread's exit then runs libfuse's per-thread destructor (of its splice pipe) from
+ * unmapped memory: the whole process segfaulted. Held here, the library stays mapped.
+ * Does nothing when libfuse3 cannot be loaded (the worker reports that).
+ */
+export function holdFuse3(): void {
+  if (held !== null) return;
+  try {
+    held = Deno.dlopen(PATH, { fuse_session_fd: FUSE3_SYMBOLS.fuse_session_fd });
+  } catch {
+    // The mount fails with the clear error from `fuse3()`.
+  }
+}

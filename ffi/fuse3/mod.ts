@@ -5,7 +5,7 @@
  * @module
  */
 
-export { fuse3 } from "./library.ts";
+export { fuse3, holdFuse3 } from "./library.ts";
 export {
   abortDevice,
   type Attr,

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { abortDevice } from "../../ffi/fuse3/mod.ts";
+import { abortDevice, holdFuse3 } from "../../ffi/fuse3/mod.ts";
 import { MNT, mountDevice, mountedAt, umount } from "../../ffi/libc/mod.ts";
 import type { ArenaName, Mark } from "../types/mod.ts";
 import { currentLogSettings, describeError, logger } from "../util/mod.ts";
@@ -107,6 +107,7 @@ export class FuseMount {
    */
   static async start(options: FuseMountOptions): Promise<FuseMount> {
     checkMountable(options.mountpoint);
+    holdFuse3(); // mapped for good, even if the worker dies (see holdFuse3)
     const worker = new Worker(new URL("./fuse_worker.ts", import.meta.url), { type: "module" });
     const config: WorkerConfig = {
       mountpoint: options.mountpoint,

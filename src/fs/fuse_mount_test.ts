@@ -317,25 +317,37 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a FUSE worker that dies leaves no program hanging: the mount is aborted and detached",
+  name: "a FUSE worker that dies mid-read leaves no program hanging and the daemon running",
   ignore: !HAS_FUSE,
   fn: async () => {
-    await using m = await Mounted.start(noisy(11));
-    assert.equal(await sh(["ls", `${m.mnt}/docs`]), "big.bin\n");
+    // A slow link: a cold read is still waiting for its bytes when the worker dies. (Its
+    // splice pipe once made the worker's exit segfault the process: `holdFuse3`.)
+    await using m = await Mounted.start(noisy(11), { fetchDelayMs: 200 });
+    const killedAfter = (p: Deno.ChildProcess) => setTimeout(() => p.kill("SIGKILL"), 10_000);
+    const cat = new Deno.Command("cat", {
+      args: [`${m.mnt}/docs/big.bin`],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    await until(() => m.reader.stats.bytesFetched > 0, "the read under way");
     m.mount.failWorkerForTest();
+    // With nothing serving the mount, its programs would wait for good: killed after 10 s,
+    // the test fails.
+    let timer = killedAfter(cat);
+    const read = await cat.output().finally(() => clearTimeout(timer));
+    assert.equal(read.signal, null, "cat was not left waiting");
+    assert.equal(read.success, false);
+    assert.match(new TextDecoder().decode(read.stderr), /Transport endpoint is not connected/);
     await until(() => !m.mount.mounted, "the worker's failure noticed");
-    // With nothing serving it, the mount would make `stat` wait for good: killed after
-    // 10 s, the test fails.
     const stat = new Deno.Command("stat", {
       args: [`${m.mnt}/docs/big.bin`],
       stdout: "null",
       stderr: "piped",
     }).spawn();
-    const timer = setTimeout(() => stat.kill("SIGKILL"), 10_000);
-    const out = await stat.output().finally(() => clearTimeout(timer));
-    assert.equal(out.signal, null, "stat was not left waiting");
-    assert.equal(out.success, false);
-    assert.match(new TextDecoder().decode(out.stderr), /No such file or directory/);
+    timer = killedAfter(stat);
+    const after = await stat.output().finally(() => clearTimeout(timer));
+    assert.equal(after.signal, null, "stat was not left waiting");
+    assert.match(new TextDecoder().decode(after.stderr), /No such file or directory/);
     assert.equal(mountedAt(m.mnt), null, "the mount detached");
     assert.deepEqual([...Deno.readDirSync(m.mnt)], [], "the empty directory beneath");
   },
