@@ -133,6 +133,11 @@ export interface RealizeFsOptions {
   readonly readers?: Int32Array;
   /** Seconds the kernel may cache attributes and entries (changes are invalidated). */
   readonly ttlSeconds: number;
+  /**
+   * How long a read waits for bytes the main thread said it is fetching (they are written
+   * here) before it asks the main thread itself; {@linkcode EXPECTED_WAIT_MS} by default.
+   */
+  readonly expectedWaitMs?: number;
   readonly uid: number;
   readonly gid: number;
 }
@@ -335,7 +340,7 @@ export class RealizeFs implements FuseHandlers {
         const waited = this.#o.arenas.get(o.arena)?.cached
           ?.waitFor(o.version, ByteRange.of(offset, offset + length));
         if (waited !== undefined && waited !== null) {
-          await atMost(waited, EXPECTED_WAIT_MS);
+          await atMost(waited, this.#o.expectedWaitMs ?? EXPECTED_WAIT_MS);
           this.#hold();
           try {
             const reply = this.#cachedRead(o, offset, length);

@@ -1,10 +1,13 @@
-// RealizeFs's listings over the unreal's view, with replies recorded instead of sent.
+// RealizeFs over the unreal's view, replies recorded instead of sent: listings, and reads of bytes
+// the main thread is fetching.
 import assert from "node:assert/strict";
 import type { FuseReply } from "../../ffi/fuse3/mod.ts";
 import { parseArenaName } from "../types/mod.ts";
+import { until } from "../net/_peer_testing.ts";
 import { A, UnrealFixture } from "../unreal/_testing.ts";
 import type { Filesystem } from "../unreal/mod.ts";
-import { RealizeFs } from "./realize_fs.ts";
+import type { CachedReads } from "./cached_reads.ts";
+import { RealizeFs, type RealizeFsOptions } from "./realize_fs.ts";
 
 /** What a handler answered: the first call on the reply. */
 interface Answer {
@@ -24,15 +27,17 @@ function reply(): { r: FuseReply; answer: () => Answer } {
     get sent() {
       return answer !== null;
     },
+    passthrough: false,
     err: record("err"),
     open: record("open"),
+    buf: record("buf"),
     dir: record("dir"),
     dirPlus: record("dirPlus"),
   };
   return { r: r as unknown as FuseReply, answer: () => answer! };
 }
 
-function setup(files: number) {
+function setup(files: number, options: Partial<RealizeFsOptions & { cached: CachedReads }> = {}) {
   const f = UnrealFixture.setup();
   f.apply(A, ...Array.from({ length: files }, (_, i) => f.add(`d/f${i}`, `c${i}`)));
   let listings = 0;
@@ -48,7 +53,8 @@ function setup(files: number) {
       return typeof v === "function" ? v.bind(target) : v;
     },
   });
-  const arena = { db: f.db, datadir: null, mark: "watch" as const };
+  const { cached, ...rest } = options;
+  const arena = { db: f.db, datadir: null, mark: "watch" as const, ...(cached ? { cached } : {}) };
   const realize = new RealizeFs({
     fs,
     arenas: new Map([[parseArenaName("docs"), arena]]),
@@ -56,6 +62,7 @@ function setup(files: number) {
     ttlSeconds: 1,
     uid: 0,
     gid: 0,
+    ...rest,
   });
   const dir = f.fs.lookup(f.arena.view.root, "d")!.ino;
   return { f, realize, dir, listings: () => listings };
@@ -119,4 +126,64 @@ Deno.test("another handle of the same directory does not inherit where a listing
   realize.readdirplus(end.r, dir, 1 << 20, next, fh);
   assert.deepEqual(end.answer().value, []);
   assert.deepEqual(list(realize, dir, true).names, ["f0", "f1", "f2", "later"]);
+});
+
+/** The blob cache as the worker sees it while the main thread fetches: nothing there yet. */
+function fetching(written: Promise<void>, bytes: Uint8Array): CachedReads {
+  let arrived = false;
+  void written.then(() => arrived = true);
+  return {
+    announced: () => false,
+    splice: () => false,
+    read: () => arrived ? bytes : null,
+    holds: () => arrived,
+    complete: () => null,
+    waitFor: () => written,
+  } as unknown as CachedReads;
+}
+
+/** Opens `d/f0` and reads its first bytes; the answer and how long it took. */
+async function readFirst(realize: RealizeFs, f: UnrealFixture, n: number) {
+  const file = f.fs.lookup(f.fs.lookup(f.arena.view.root, "d")!.ino, "f0")!;
+  const open = reply();
+  realize.open(open.r, file.ino, false);
+  await until(() => open.answer() !== null, "opened");
+  const fh = (open.answer().value as { fh: number }).fh;
+  const read = reply();
+  const started = performance.now();
+  realize.read(read.r, file.ino, n, 0, fh);
+  await until(() => read.answer() !== null, "read answered");
+  return { answer: read.answer(), ms: performance.now() - started };
+}
+
+Deno.test("a read of bytes on their way is served when the worker has written them", async () => {
+  const bytes = new TextEncoder().encode("c0");
+  const written = Promise.withResolvers<void>();
+  const { f, realize } = setup(1, {
+    cached: fetching(written.promise, bytes),
+    expectedWaitMs: 60_000,
+  });
+  using _ = f;
+  setTimeout(() => written.resolve(), 50);
+  const { answer } = await readFirst(realize, f, 2);
+  assert.deepEqual(answer, { kind: "buf", value: bytes }, "from the blob, not the main thread");
+});
+
+Deno.test("a read of bytes on their way that never come asks the main thread after the wait", async () => {
+  const bytes = new TextEncoder().encode("c0");
+  const asked: number[] = [];
+  const { f, realize } = setup(1, {
+    cached: fetching(new Promise(() => {}), bytes), // the write got lost
+    expectedWaitMs: 200,
+    remoteRead: () => {
+      asked.push(performance.now());
+      return Promise.resolve(bytes);
+    },
+  });
+  using _ = f;
+  const { answer, ms } = await readFirst(realize, f, 2);
+  assert.deepEqual(answer, { kind: "buf", value: bytes });
+  assert.equal(asked.length, 1, "asked the main thread once");
+  assert.ok(ms >= 200, `waited the 200 ms first (${ms.toFixed(0)} ms)`);
+  assert.ok(ms < 3_000, `not the default 5 s (${ms.toFixed(0)} ms)`);
 });
