@@ -673,5 +673,6 @@ export class RealizeFs implements FuseHandlers {
   closeAll(): void {
     for (const o of this.#open.values()) if (o.kind === "local") o.file.close();
     this.#open.clear();
+    this.#dirs.clear();
   }
 }

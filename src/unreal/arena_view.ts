@@ -279,9 +279,9 @@ export class ArenaView {
     let entries = this.#db.read((tx) => list(tx, true));
     if (entries === null) {
       // The state read in the same transaction: no other commit can come in between.
-      const after = this.#db.write((tx) => this.#syncChildren(tx, ino) ? dbState(tx) : null);
-      if (after === null) return null;
-      this.#syncedAs(after);
+      const state = this.#db.write((tx) => this.#syncChildren(tx, ino) ? dbState(tx) : null);
+      if (state === null) return null;
+      this.#syncedAs(state);
       this.#synced.add(ino);
       entries = this.#db.read((tx) => list(tx, false))!;
     }
