@@ -445,6 +445,7 @@ function readName(p: Deno.PointerValue): string | null {
   if (p === null) return null;
   // One call for the length (a loop of byte reads cost a lookup ~3 µs), one copy.
   const n = Number(libc().strnlen(p, BigInt(NAME_MAX)));
+  if (n === 0) return "";
   try {
     return NAME_DECODER.decode(new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, n)));
   } catch {

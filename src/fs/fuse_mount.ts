@@ -281,6 +281,8 @@ export class FuseMount {
   }
 
   async #unmount(): Promise<void> {
+    // The worker closes its device now: the number may soon name another file of ours.
+    this.#device = -1;
     if (this.#alive) {
       const stopped = new Promise<void>((resolve) => {
         const prev = this.#worker.onmessage;
