@@ -7,7 +7,7 @@
  * @module
  */
 
-import { threadCpuSeconds } from "./_cpu.ts";
+import { cpuBusySeconds, threadCpuSeconds } from "./_cpu.ts";
 import type { Result } from "./_report.ts";
 import { generateKeyPair, type KeyPair } from "../src/keys/mod.ts";
 import { certificateFor, type Connection, listen } from "../src/net/mod.ts";
@@ -68,14 +68,15 @@ async function receiveRaw(conn: Deno.Conn, bytes: number, atEnd = () => {}): Pro
  * @param mode `tcp-send` or `tls-send` (the same pinned certificate as the transport)
  * @param keys ours (the certificate) and the child's
  * @param busiest when given, gets the processor time of the busiest thread of the two
- *   processes during the transfer: the receiving one (this thread) and the sender's
+ *   processes during the transfer — the receiving one (this thread) and the sender's — and
+ *   the whole machine's, both from the accepted connection on (the sender's start-up left out)
  * @param bytes how many (`REALIZE_BENCH_NET_BYTES`, 1 GiB, unless given)
  * @returns MB/s from the first accepted byte
  */
 export async function rawBulk(
   mode: "tcp-send" | "tls-send",
   keys: Keys,
-  busiest?: (seconds: number) => void,
+  busiest?: (seconds: number, machineSeconds: number) => void,
   bytes = BYTES,
 ): Promise<number> {
   const identity = await certificateFor(keys.server);
@@ -88,9 +89,13 @@ export async function rawBulk(
   // From the accepted connection: the sender's start-up is not part of the transfer.
   const here = threadCpuSeconds(Deno.pid).get("main") ?? 0;
   const there = threadCpuSeconds(child.pid);
+  const machine = cpuBusySeconds();
   const rate = await receiveRaw(conn, bytes, () => {
     const sender = [...threadCpuSeconds(child.pid)].map(([n, t]) => t - (there.get(n) ?? 0));
-    busiest?.(Math.max((threadCpuSeconds(Deno.pid).get("main") ?? 0) - here, ...sender));
+    busiest?.(
+      Math.max((threadCpuSeconds(Deno.pid).get("main") ?? 0) - here, ...sender),
+      cpuBusySeconds() - machine,
+    );
   });
   await finished(child);
   return rate;
