@@ -7,18 +7,26 @@
 
 /** Error numbers (`errno`). EWOULDBLOCK is EAGAIN, EOPNOTSUPP is ENOTSUP. */
 export const ERRNO = {
+  EPERM: 1,
   ENOENT: 2,
   EINTR: 4,
   EIO: 5,
   ENXIO: 6,
+  EBADF: 9,
   EAGAIN: 11,
+  EACCES: 13,
+  EBUSY: 16,
+  EEXIST: 17,
   ENOTDIR: 20,
+  EISDIR: 21,
   EINVAL: 22,
   ENOSPC: 28,
   EROFS: 30,
   ERANGE: 34,
+  ENOSYS: 38,
   ENODATA: 61,
   ENOTSUP: 95,
+  ETIMEDOUT: 110,
 } as const;
 
 /** `open(2)` flags. */

@@ -6,6 +6,7 @@
  */
 
 export { ErrnoError, strerror } from "./library.ts";
+export { ERRNO } from "./linux.ts";
 export { type FileLock, tryLockExclusive } from "./flock.ts";
 export { type FileKind, type FileStat, lstat } from "./stat.ts";
 export { getXattr, listXattr, removeXattr, setXattr, type XattrFlag } from "./xattr.ts";

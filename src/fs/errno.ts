@@ -5,28 +5,11 @@
  * @module
  */
 
+import { ERRNO } from "../../ffi/libc/mod.ts";
 import { NameError, PathError } from "../types/mod.ts";
 
-/** Linux errno values realize answers with. */
-export const ERRNO = {
-  EPERM: 1,
-  ENOENT: 2,
-  EIO: 5,
-  EBADF: 9,
-  EACCES: 13,
-  EBUSY: 16,
-  EEXIST: 17,
-  ENOTDIR: 20,
-  EISDIR: 21,
-  EINVAL: 22,
-  ENOSPC: 28,
-  EROFS: 30,
-  ERANGE: 34,
-  ENOSYS: 38,
-  ENODATA: 61,
-  ENOTSUP: 95,
-  ETIMEDOUT: 110,
-} as const;
+/** Linux errno values (the bindings' one table of them), as realize answers with them. */
+export { ERRNO };
 
 /** A filesystem operation failed with this errno. */
 export class FsError extends Error {
