@@ -327,13 +327,8 @@ export class RealizeFs implements FuseHandlers {
     const o = this.#open.get(fh);
     if (o?.kind === "remote") {
       const length = Math.max(0, Math.min(size, o.size - offset));
-      this.#hold();
-      try {
-        const reply = length === 0 ? null : this.#cachedRead(o, offset, length);
-        if (reply !== null) return this.#run(r, `read fh ${fh}`, () => reply(r));
-      } finally {
-        this.#release();
-      }
+      const send = (reply: (r: FuseReply) => void) => this.#run(r, `read fh ${fh}`, () => reply(r));
+      if (length > 0 && this.#fromCache(o, offset, length, send)) return;
       return this.#run(r, `read fh ${fh}`, async () => {
         if (length === 0) return r.buf(new Uint8Array(0));
         // Bytes the main thread is fetching are written here: wait for them, not for it.
@@ -341,13 +336,7 @@ export class RealizeFs implements FuseHandlers {
           ?.waitFor(o.version, ByteRange.of(offset, offset + length));
         if (waited !== undefined && waited !== null) {
           await atMost(waited, this.#o.expectedWaitMs ?? EXPECTED_WAIT_MS);
-          this.#hold();
-          try {
-            const reply = this.#cachedRead(o, offset, length);
-            if (reply !== null) return reply(r);
-          } finally {
-            this.#release();
-          }
+          if (this.#fromCache(o, offset, length, (reply) => reply(r))) return;
         }
         const { arena, path, hash, size } = o;
         const args = { arena, path, hash, size, offset, length };
@@ -419,6 +408,29 @@ export class RealizeFs implements FuseHandlers {
    * A reply of bytes the blob cache holds, read (or spliced) here; `null` when the main
    * thread must answer.
    */
+  /**
+   * Answers a read from the cache when it holds the bytes: counted in flight (the fence in
+   * `readers`) from before the ranges are checked until `send` has sent the reply.
+   *
+   * @returns whether it answered
+   */
+  #fromCache(
+    o: Extract<Open, { kind: "remote" }>,
+    offset: number,
+    length: number,
+    send: (reply: (r: FuseReply) => void) => void,
+  ): boolean {
+    this.#hold();
+    try {
+      const reply = this.#cachedRead(o, offset, length);
+      if (reply === null) return false;
+      send(reply);
+      return true;
+    } finally {
+      this.#release();
+    }
+  }
+
   #cachedRead(
     o: Extract<Open, { kind: "remote" }>,
     offset: number,
