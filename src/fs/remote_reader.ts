@@ -199,14 +199,8 @@ export class RemoteReader {
 
   /** Fetches `[offset, offset + into.length)` into `into` without storing it. */
   async #fetchInto(req: RemoteReadRequest, hash: Hash, offset: number, into: Uint8Array) {
-    await this.#withPeer(req, async (household) => {
-      await household.read(
-        { arena: req.arena, path: req.path, hash },
-        { offset, length: into.length },
-        (at, data) => {
-          into.set(data, at - offset);
-        },
-      );
+    await this.#fetch(req, hash, { offset, length: into.length }, (at, data) => {
+      into.set(data, at - offset);
     });
     this.stats.bytesFetched += into.length;
   }
@@ -403,26 +397,17 @@ export class RemoteReader {
       if (offset + data.length >= c.range.end) void Promise.all(c.writes).then(() => settle(c));
       return writing;
     };
-    void this.#withPeer(req, async (household) => {
-      await household.read(
-        { arena: req.arena, path: req.path, hash },
-        { offset: start, length: end - start },
-        (offset, data) => {
-          // Pieces may cross chunk boundaries: each part goes to its chunk. The bytes are
-          // lent until the returned promise settles: the writer may read them in place.
-          const writes: Promise<unknown>[] = [];
-          for (let at = offset; at < offset + data.length;) {
-            const to = Math.min(
-              offset + data.length,
-              (Math.floor(at / CHUNK_BYTES) + 1) * CHUNK_BYTES,
-            );
-            const writing = piece(at, data.subarray(at - offset, to - offset));
-            if (writing !== null) writes.push(writing);
-            at = to;
-          }
-          return writes.length > 0 ? Promise.all(writes).then(() => {}) : undefined;
-        },
-      );
+    void this.#fetch(req, hash, { offset: start, length: end - start }, (offset, data) => {
+      // Pieces may cross chunk boundaries: each part goes to its chunk. The bytes are lent
+      // until the returned promise settles: the writer may read them in place.
+      const writes: Promise<unknown>[] = [];
+      for (let at = offset; at < offset + data.length;) {
+        const to = Math.min(offset + data.length, (Math.floor(at / CHUNK_BYTES) + 1) * CHUNK_BYTES);
+        const writing = piece(at, data.subarray(at - offset, to - offset));
+        if (writing !== null) writes.push(writing);
+        at = to;
+      }
+      return writes.length > 0 ? Promise.all(writes).then(() => {}) : undefined;
     }).then(
       async () => {
         this.stats.bytesFetched += end - start;
@@ -442,6 +427,19 @@ export class RemoteReader {
           }
         }
       },
+    );
+  }
+
+  /** Reads a range of the version from a peer (see `#withPeer`), piece by piece. */
+  #fetch(
+    req: RemoteReadRequest,
+    hash: Hash,
+    range: { offset: number; length: number },
+    onChunk: Parameters<Household["read"]>[2],
+  ): Promise<void> {
+    return this.#withPeer(
+      req,
+      (household) => household.read({ arena: req.arena, path: req.path, hash }, range, onChunk),
     );
   }
 
