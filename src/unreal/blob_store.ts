@@ -617,23 +617,32 @@ export class BlobStore {
     const missing = ByteRanges.of(range).subtract(blob.present);
     if (missing.isEmpty()) return "stored";
     if (blob.detached) return "skipped";
-    const delta = blockUsage(blob.present.union(missing)) - blob.usage;
-    if (!this.#makeRoom(blob, delta, range)) return "skipped";
+    if (!this.#makeRoom(blob, this.#growth(blob, missing), range)) return "skipped";
     try {
       for (const r of missing.ranges()) {
         blob.writeAt(r.start, data.subarray(r.start - offset, r.end - offset));
       }
     } catch (cause) {
-      if (isNoSpace(cause)) {
-        this.#diskFull(blob, range);
-        return "skipped"; // what was written is not recorded; reconcile() frees it
-      }
-      throw new BlobError(`Cannot write blob ${blob.key} at ${offset}: ${messageOf(cause)}`, {
-        cause,
-      });
+      return this.#writeFailed(blob, range, cause);
     }
     this.#wrote(blob, missing);
     return "stored";
+  }
+
+  /** How much more the blob counts against the quota once `more` is in it (or on its way). */
+  #growth(blob: BlobFile, more: ByteRanges): number {
+    return blockUsage(blob.present.union(blob.pending).union(more)) - blob.usage;
+  }
+
+  /** A write failed: a full disk skips it (warned of), anything else is an error. */
+  #writeFailed(blob: BlobFile, where: ByteRange | ByteRanges, cause: unknown): "skipped" {
+    if (!isNoSpace(cause)) {
+      throw new BlobError(`Cannot write blob ${blob.key} at ${where}: ${messageOf(cause)}`, {
+        cause,
+      });
+    }
+    this.#diskFull(blob, where);
+    return "skipped"; // what was written is not recorded; reconcile() frees it
   }
 
   #store(blob: BlobFile, offset: number, data: Uint8Array): StoreResult {
@@ -654,8 +663,7 @@ export class BlobStore {
     const missing = ByteRanges.of(range).subtract(blob.present);
     if (missing.isEmpty()) return Promise.resolve("stored");
     if (blob.detached) return "skipped";
-    const delta = blockUsage(blob.present.union(blob.pending).union(missing)) - blob.usage;
-    if (!this.#makeRoom(blob, delta, range)) return "skipped";
+    if (!this.#makeRoom(blob, this.#growth(blob, missing), range)) return "skipped";
     // Reserved now: the quota counts the bytes in flight, and nothing trims them.
     blob.pending = blob.pending.union(missing);
     this.#setPresent(blob, blob.present);
@@ -688,17 +696,7 @@ export class BlobStore {
     const failed = results.find((r) => r.status === "rejected");
     if (this.#closed || blob.generation !== generation || failed !== undefined) {
       this.#setPresent(blob, blob.present); // the reservation is given back
-      if (failed === undefined) return "skipped";
-      if (isNoSpace(failed.reason)) {
-        this.#diskFull(blob, missing);
-        return "skipped"; // what was written is not recorded; reconcile() frees it
-      }
-      throw new BlobError(
-        `Cannot write blob ${blob.key} at ${missing}: ${messageOf(failed.reason)}`,
-        {
-          cause: failed.reason,
-        },
-      );
+      return failed === undefined ? "skipped" : this.#writeFailed(blob, missing, failed.reason);
     }
     this.#wrote(blob, missing);
     return "stored";

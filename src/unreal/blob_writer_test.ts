@@ -221,3 +221,21 @@ Deno.test("without a writer, BlobHandle.store() writes here", async () => {
   assert.equal(await stored, "stored");
   assert.equal(blob.store(MIB, pattern(hash, MIB, MIB)), "skipped", "no room");
 });
+
+Deno.test("a write here next to bytes on their way counts both against the quota", async () => {
+  const { f, writer } = fixture(2 * MIB);
+  await using _ = f;
+  const hash = hashOf("both");
+  await using blob = f.store.open(hash, 4 * MIB);
+  const onItsWay = blob.store(0, pattern(hash, 0, MIB));
+  assert.equal(blob.write(MIB, pattern(hash, MIB, MIB)), "stored");
+  assert.equal(f.store.usage().total, 2 * MIB);
+  // A third MiB needs room: the written one goes (bytes on their way are never trimmed).
+  assert.equal(blob.write(2 * MIB, pattern(hash, 2 * MIB, MIB)), "stored");
+  assert.ok(f.store.usage().total <= 2 * MIB, `within the quota: ${f.store.usage().total}`);
+  writer.finishAll();
+  assert.equal(await onItsWay, "stored");
+  assert.deepEqual(blob.present(), ranges([0, MIB], [2 * MIB, 3 * MIB]));
+  await blob.flush();
+  checkInvariant(f.db, f.blobsDir, f.store);
+});
