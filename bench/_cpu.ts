@@ -24,18 +24,6 @@ export function cpuBusySeconds(): number {
 }
 
 /**
- * Runs `fn` and measures the processor time the machine spent meanwhile.
- *
- * @param fn the work
- * @returns its result and the busy seconds
- */
-export async function withCpu<T>(fn: () => Promise<T>): Promise<{ value: T; cpu: number }> {
-  const before = cpuBusySeconds();
-  const value = await fn();
-  return { value, cpu: cpuBusySeconds() - before };
-}
-
-/**
  * Processor time a process spent so far, all its threads (user and system).
  *
  * @param pid the process

@@ -25,7 +25,7 @@
  * @module
  */
 
-import { cpuBusySeconds, processCpuSeconds, threadCpuSeconds, withCpu } from "./_cpu.ts";
+import { cpuBusySeconds, processCpuSeconds, threadCpuSeconds } from "./_cpu.ts";
 import { exists, firstLine, reap, spawnChild } from "./_child.ts";
 import type { Result } from "./_report.ts";
 import { DIRS, treePath, writeTree } from "./fuse_child.ts";
@@ -377,11 +377,6 @@ async function readResults(m: Mounted, a: ServeChild, hash: Hash): Promise<Resul
   // Bytes moved per second of the busiest thread's processor time: the bound with a core
   // for every thread (this machine may have too few to show it).
   const perThread = { tls: [] as number[], cold: [] as number[] };
-  const measured = async (rates: number[], perCpuRates: number[], fn: () => Promise<number>) => {
-    const { value, cpu } = await withCpu(fn);
-    rates.push(value);
-    perCpuRates.push(BYTES / 1e6 / cpu);
-  };
   const w = { blob: [] as number[], warm: [] as number[], pages: [] as number[] };
   try {
     for (let run = 0; run < RUNS; run++) {
@@ -400,9 +395,11 @@ async function readResults(m: Mounted, a: ServeChild, hash: Hash): Promise<Resul
       const parts = pids.map(processCpuSeconds);
       const threads = pids.map(threadCpuSeconds);
       const machine = cpuBusySeconds();
-      await measured(r.cold, perCpu.cold, () => dd(file));
+      r.cold.push(await dd(file));
+      const busy = cpuBusySeconds() - machine;
+      perCpu.cold.push(BYTES / 1e6 / busy);
       const [pa, pb] = pids.map((pid, i) => processCpuSeconds(pid) - parts[i]!);
-      const rest = cpuBusySeconds() - machine - pa! - pb!;
+      const rest = busy - pa! - pb!;
       const split = pids.map((pid, i) =>
         [...threadCpuSeconds(pid)].map(([n, t]) => [n, t - (threads[i]!.get(n) ?? 0)] as const)
           .filter(([, t]) => t > 0)
