@@ -30,9 +30,7 @@ export function fuse3(): Deno.DynamicLibrary<typeof FUSE3_SYMBOLS>["symbols"] {
   return library.symbols;
 }
 
-let held:
-  | Deno.DynamicLibrary<{ fuse_session_fd: { parameters: ["pointer"]; result: "i32" } }>
-  | null = null;
+let held: Deno.DynamicLibrary<Pick<typeof FUSE3_SYMBOLS, "fuse_session_fd">> | null = null;
 
 /**
  * Keeps libfuse3 loaded by the calling thread (the daemon's main thread) for the process's
