@@ -1,6 +1,7 @@
 // The CLI as users run it: a separate process, real exit codes and streams.
 import assert from "node:assert/strict";
-import { realize, tempDir } from "./helpers.ts";
+import { MNT, umount } from "../ffi/libc/mod.ts";
+import { realize, REPO, tempDir, waitFor } from "./helpers.ts";
 
 Deno.test("realize --version exits 0 and prints the version", async () => {
   const r = await realize(["--version"]);
@@ -32,6 +33,61 @@ Deno.test({
     await assert.rejects(Deno.stat(root));
     const mounts = await Deno.readTextFile("/proc/self/mountinfo");
     assert.ok(!mounts.includes(root), "nothing left mounted");
+  },
+});
+
+Deno.test({
+  name: "realize demo interrupted while bob's mount comes up still cleans up everything",
+  ignore: Deno.uid() !== 0,
+  fn: async () => {
+    const p = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--no-prompt",
+        "--cached-only",
+        "--frozen",
+        "--config",
+        `${REPO}/deno.json`,
+        `${REPO}/main.ts`,
+        "demo",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const output = p.output();
+    const demoMount = () =>
+      Deno.readTextFileSync("/proc/self/mountinfo").split("\n")
+        .map((line) => line.split(" ")[4] ?? "").find((m) => m.includes("/realize-demo-"));
+    let mnt: string | undefined;
+    try {
+      // Interrupted the moment the mount appears: bob's daemon is still starting.
+      await waitFor(() => (mnt = demoMount()) !== undefined, "bob's mount", {
+        timeoutMs: 30_000,
+        intervalMs: 1,
+      });
+      p.kill("SIGINT");
+      const r = await output;
+      const stdout = new TextDecoder().decode(r.stdout);
+      assert.equal(r.code, 20, `${stdout}${new TextDecoder().decode(r.stderr)}`);
+      assert.match(stdout, /Interrupted: cleaning up\./);
+      assert.match(stdout, /Cleaned up: nothing mounted/);
+      assert.equal(demoMount(), undefined, `${mnt} left mounted`);
+      await assert.rejects(
+        Deno.stat(mnt!.slice(0, mnt!.indexOf("/bob/"))),
+        "the demo's directory is removed",
+      );
+    } finally {
+      // A failure must not leave the demo, or its mount, behind for the next test.
+      try {
+        p.kill("SIGKILL");
+      } catch { /* it has exited */ }
+      await output;
+      if (mnt !== undefined && demoMount() === mnt) umount(mnt, MNT.DETACH);
+      if (mnt !== undefined) {
+        await Deno.remove(mnt.slice(0, mnt.indexOf("/bob/")), { recursive: true }).catch(() => {});
+      }
+    }
   },
 });
 

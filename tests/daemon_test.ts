@@ -62,6 +62,15 @@ function daemon(n: Node, args: string[] = []): Deno.ChildProcess {
   }).spawn();
 }
 
+/** Detaches what a failed test left mounted on `mnt`, before its directory is removed. */
+function unmountAtEnd(mnt: string): Disposable {
+  return {
+    [Symbol.dispose]: () => {
+      for (let i = 0; i < 4 && mountedAt(mnt) !== null; i++) umount(mnt, MNT.DETACH);
+    },
+  };
+}
+
 async function stopped(p: Deno.ChildProcess): Promise<{ code: number; stderr: string }> {
   const out = await p.output();
   return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
@@ -209,6 +218,7 @@ Deno.test({
     await Deno.writeTextFile(`${b.dir}/data/local.txt`, "local");
     const mnt = `${b.dir}/mnt`;
     await Deno.mkdir(mnt);
+    using _left = unmountAtEnd(mnt);
     const first = daemon(b, ["--fuse", mnt]);
     await waitFor(() => mountedAt(mnt) !== null, "mounted", { timeoutMs: 30_000 });
     first.kill("SIGKILL");
@@ -229,10 +239,50 @@ Deno.test({
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /clearing a stale FUSE mount/);
     }
-    const left = mountedAt(mnt);
-    if (left !== null) umount(mnt, MNT.DETACH); // not left behind for the next test
-    assert.equal(left, null, `still mounted after the second daemon stopped; its log:\n${log}`);
+    assert.equal(
+      mountedAt(mnt),
+      null,
+      `still mounted after the second daemon stopped; its log:\n${log}`,
+    );
   },
+});
+
+Deno.test({
+  name: "SIGTERM while the mount comes up stops the daemon cleanly: exit 0, nothing mounted",
+  ignore: !HAS_FUSE,
+  fn: async () => {
+    using tmp = tempDir();
+    const { b, mnt } = await loneNode(tmp.path);
+    using _left = unmountAtEnd(mnt);
+    const p = daemon(b, ["--fuse", mnt]);
+    // Signalled the moment the mount appears: the daemon is still starting.
+    await waitFor(() => mountedAt(mnt) !== null, "mounted", { timeoutMs: 30_000, intervalMs: 1 });
+    p.kill("SIGTERM");
+    const r = await stopped(p);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /stopped/);
+    assert.equal(mountedAt(mnt), null, `left mounted; the log:\n${r.stderr}`);
+    await assert.rejects(Deno.stat(`${b.dir}/control.sock`), "the control socket is removed");
+  },
+});
+
+Deno.test("SIGTERM during the catch-up scan ends the scan and stops cleanly: exit 0", async () => {
+  using tmp = tempDir();
+  const b = await node(tmp.path, "b");
+  writeConfig(b, "");
+  // Enough directories that the scan is still running when the control socket is up.
+  for (let i = 0; i < 3000; i++) await Deno.mkdir(`${b.dir}/data/d${i}`);
+  const p = daemon(b);
+  await waitFor(
+    async () => await Deno.stat(`${b.dir}/control.sock`).then(() => true, () => false),
+    "the control socket",
+    { timeoutMs: 30_000, intervalMs: 1 },
+  );
+  p.kill("SIGTERM");
+  const r = await stopped(p);
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /running:/, "stopped before it finished starting");
+  assert.match(r.stderr, /stopped/);
 });
 
 /** Node `b` alone (no peers), with an empty directory to mount on. */

@@ -60,23 +60,41 @@ export async function runDaemon(inv: Invocation): Promise<number> {
     : config.network.privkey;
   const keys = keyFile === null ? null : await readKeys(keyFile);
   const fuse = typeof inv.values.fuse === "string" ? resolve(inv.values.fuse) : null;
-  const daemon = await Daemon.start({ config, keys, listen, fuse });
-  const stopped = Promise.withResolvers<void>();
+  // Listening from the start: a signal while starting (a long catch-up scan, the mount
+  // coming up) stops cleanly too, instead of killing the process with the mount up.
+  const stop = new AbortController();
   let signals = 0;
   const onSignal = () => {
     if (++signals > 1) Deno.exit(EXIT.interrupted); // a second signal: now
     inv.io.err("realize: stopping (a second signal exits at once)\n");
-    daemon.stop().then(stopped.resolve, stopped.reject);
+    stop.abort(new StopRequested());
   };
   Deno.addSignalListener("SIGTERM", onSignal);
   Deno.addSignalListener("SIGINT", onSignal);
   try {
-    await stopped.promise;
+    let daemon: Daemon;
+    try {
+      daemon = await Daemon.start({ config, keys, listen, fuse, signal: stop.signal });
+    } catch (error) {
+      if (error instanceof StopRequested) return EXIT.ok; // stopped while starting
+      throw error;
+    }
+    if (!stop.signal.aborted) {
+      await new Promise((resolve) => stop.signal.addEventListener("abort", resolve));
+    }
+    await daemon.stop();
   } finally {
     Deno.removeSignalListener("SIGTERM", onSignal);
     Deno.removeSignalListener("SIGINT", onSignal);
   }
   return EXIT.ok;
+}
+
+/** The reason a start is stopped: a signal asked for it. */
+class StopRequested extends Error {
+  constructor() {
+    super("stop requested by a signal");
+  }
 }
 
 async function readKeys(file: string): Promise<KeyPair> {

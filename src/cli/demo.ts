@@ -38,9 +38,14 @@ async function writeConfig(
   return await loadConfig(file);
 }
 
-async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+async function until(
+  signal: AbortSignal,
+  what: string,
+  check: () => Promise<boolean>,
+): Promise<void> {
   const deadline = Date.now() + STEP_TIMEOUT_MS;
   while (!(await check().catch(() => false))) {
+    signal.throwIfAborted();
     if (Date.now() > deadline) {
       throw new Error(`Timed out after ${STEP_TIMEOUT_MS / 1000} s: ${what}`);
     }
@@ -66,13 +71,20 @@ export async function demo(io: CliIo, options: { verbose: boolean }): Promise<nu
     await a.daemon?.stop();
     await Deno.remove(root, { recursive: true }).catch(() => {});
   };
-  const interrupted = Promise.withResolvers<number>();
-  const onSignal = () => interrupted.resolve(EXIT.interrupted);
+  const interrupt = new AbortController();
+  const interrupted = new Promise<number>((resolve) =>
+    interrupt.signal.addEventListener("abort", () => resolve(EXIT.interrupted))
+  );
+  const onSignal = () => interrupt.abort();
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
+  const running = steps(a, b, say, interrupt.signal);
   try {
-    const code = await Promise.race([steps(a, b, say), interrupted.promise]);
-    if (code === EXIT.interrupted) say("\nInterrupted: cleaning up.");
+    const code = await Promise.race([running, interrupted]);
+    if (code === EXIT.interrupted) {
+      say("\nInterrupted: cleaning up.");
+      await running.catch(() => {}); // a daemon still starting stops itself first
+    }
     return code;
   } catch (error) {
     io.err(`realize: error: demo failed: ${describeError(error)}\n`);
@@ -85,7 +97,16 @@ export async function demo(io: CliIo, options: { verbose: boolean }): Promise<nu
   }
 }
 
-async function steps(a: Peer, b: Peer, say: (t: string) => void): Promise<number> {
+async function steps(
+  a: Peer,
+  b: Peer,
+  narrate: (t: string) => void,
+  signal: AbortSignal,
+): Promise<number> {
+  const say = (text: string) => {
+    signal.throwIfAborted(); // interrupted: not a word more
+    narrate(text);
+  };
   say('realize demo: two peers on this machine, alice and bob, sharing the arena "demo".\n');
   const [ka, kb] = await Promise.all([generateKeyPair(), generateKeyPair()]);
   for (const [p, k] of [[a, ka], [b, kb]] as const) {
@@ -101,11 +122,13 @@ async function steps(a: Peer, b: Peer, say: (t: string) => void): Promise<number
     keys: ka,
     listen: { host: "127.0.0.1", port: 0 },
     fuse: null,
+    signal,
   });
   const port = a.daemon.household!.port!;
   const cb = await writeConfig(b, { name: a.name, pubkey: ka.publicKey.pem, port });
-  b.daemon = await Daemon.start({ config: cb, keys: kb, listen: null, fuse: mnt });
+  b.daemon = await Daemon.start({ config: cb, keys: kb, listen: null, fuse: mnt, signal });
   await until(
+    signal,
     "bob connects to alice",
     () => Promise.resolve(b.daemon!.household!.peers()[0]!.connected),
   );
@@ -116,6 +139,7 @@ async function steps(a: Peer, b: Peer, say: (t: string) => void): Promise<number
   say("2. alice writes notes.txt in her folder (a normal file on her disk).");
   await Deno.writeTextFile(`${a.dir}/data/notes.txt`, "Hello from alice.\n");
   await until(
+    signal,
     "notes.txt through bob's mount",
     async () => await Deno.readTextFile(file) === "Hello from alice.\n",
   );
@@ -128,7 +152,11 @@ async function steps(a: Peer, b: Peer, say: (t: string) => void): Promise<number
   say("3. alice edits it.");
   await Deno.writeTextFile(`${a.dir}/data/notes.txt`, "Hello from alice, edited.\n");
   const edited = "Hello from alice, edited.\n";
-  await until("the edit through bob's mount", async () => await Deno.readTextFile(file) === edited);
+  await until(
+    signal,
+    "the edit through bob's mount",
+    async () => await Deno.readTextFile(file) === edited,
+  );
   say(`   bob sees the new version: ${JSON.stringify(await Deno.readTextFile(file))}\n`);
 
   say("4. alice stops. Bob's copy was cached when he read it:");

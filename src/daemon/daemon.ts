@@ -46,6 +46,12 @@ export interface DaemonOptions {
   readonly fuse: string | null;
   /** Shorter connection tunables in tests. */
   readonly backoff?: { initialMs: number; maxMs: number };
+  /**
+   * Stops a start under way (a signal while a catch-up scan runs or the mount comes up):
+   * the step running ends or finishes, what was started is stopped again, and `start`
+   * rejects with the signal's reason. Nothing is left mounted.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** One arena, running. */
@@ -94,6 +100,21 @@ export class Daemon {
   }
 
   async #start(): Promise<void> {
+    const { signal } = this.options;
+    signal?.throwIfAborted();
+    // A catch-up scan can take minutes: stopping an arena ends its scan.
+    const endScans = () => this.arenas.forEach((a) => void a.real?.stop());
+    signal?.addEventListener("abort", endScans, { once: true });
+    try {
+      await this.#startSteps(signal);
+    } catch (error) {
+      throw signal?.aborted ? signal.reason : error; // an ended scan's error is the stop
+    } finally {
+      signal?.removeEventListener("abort", endScans);
+    }
+  }
+
+  async #startSteps(signal: AbortSignal | undefined): Promise<void> {
     const { config } = this.options;
     this.globalDb = openGlobalDatabase(config.cache.db, {
       schemas: [GLOBAL_INODE_SCHEMA, GLOBAL_TREE_SCHEMA],
@@ -111,10 +132,16 @@ export class Daemon {
       token,
       api: new DaemonControl(this),
     });
-    for (const a of this.arenas.values()) await a.real?.start();
+    for (const a of this.arenas.values()) {
+      signal?.throwIfAborted();
+      await a.real?.start();
+    }
+    signal?.throwIfAborted();
     if (this.options.keys !== null) await this.#startHousehold(this.options.keys);
     else if (config.peers.length > 0) log.warn("no private key: not connecting to peers");
+    signal?.throwIfAborted();
     if (this.options.fuse !== null) await this.#mountFuse(this.options.fuse);
+    signal?.throwIfAborted();
     this.#timers.push(setInterval(() => this.#enforceCaches(), CACHE_ENFORCE_MS));
     this.#timers.push(setInterval(() => this.#trimHistories(), HISTORY_TRIM_MS));
     log.info(`realize ${VERSION} running: ${this.arenas.size} arena(s), pid ${Deno.pid}`);

@@ -101,6 +101,7 @@ export class RealArena {
   readonly #notBefore = new Map<Path, number>();
   readonly #hashing = new Map<Path, Promise<void>>();
   #state: RealStatus["state"] = "starting";
+  #stopping: Promise<void> | null = null;
   #watcher: Watcher | null = null;
   readonly #sleepers = new Set<() => void>();
   #loops: Promise<unknown>[] = [];
@@ -140,6 +141,7 @@ export class RealArena {
     } finally {
       this.#busy--;
     }
+    if (this.#stop.signal.aborted) return; // stopped as the scan ended: nothing to run
     this.#state = this.#watcher === null ? "polling" : "watching";
     this.#loops = [this.#eventLoop(), this.#hashLoop()];
     if (this.#watcher === null) this.#loops.push(this.#pollLoop());
@@ -402,9 +404,16 @@ export class RealArena {
       this.#hashed.size === 0 && this.status().pending === 0;
   }
 
-  /** Stops watching and hashing; resolves when every loop has ended. */
-  async stop(): Promise<void> {
-    if (this.#state === "stopped") return;
+  /**
+   * Stops watching and hashing (a catch-up scan under way too); resolves when every loop
+   * has ended. Idempotent: every call waits for the same stop.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stopNow();
+    return this.#stopping;
+  }
+
+  async #stopNow(): Promise<void> {
     this.#state = "stopped";
     this.#stop.abort();
     this.#wake();

@@ -334,6 +334,20 @@ Deno.test("a missing datadir stops start() with an error instead of removing eve
   Deno.renameSync(`${f.datadir}.away`, f.datadir);
 });
 
+Deno.test("stop() during the catch-up scan ends it: start() rejects and nothing runs on", async () => {
+  // 64 directories: the scan yields every 16, where it sees the stop.
+  const files = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`d${i}/f`, `${i}`]));
+  await using f = RealFixture.setup({ files });
+  const starting = f.arena.start();
+  const stopping = f.arena.stop();
+  await assert.rejects(starting, (e: Error) => e.name === "AbortError");
+  assert.equal(f.arena.stop(), stopping, "every stop() waits for the same one");
+  await stopping;
+  const s = f.arena.status();
+  assert.equal(s.state, "stopped");
+  assert.ok(s.files > 0 && s.files < 64, `the scan ended part way: ${s.files} of 64 files`);
+});
+
 Deno.test("a directory that cannot be read keeps what is indexed under it", async () => {
   await using f = await started({ files: { "locked/a": "a", "open/b": "b" } });
   await f.hashed("locked/a", "a");
