@@ -1,0 +1,20 @@
+/**
+ * The overlay of each arena with a mountpoint: the datadir merged over the arena's FUSE
+ * view (DESIGN §4.4), mounted and unmounted by `realize mountall` / `unmountall`.
+ *
+ * @module
+ */
+
+export {
+  defaultOverlayMode,
+  type Mounted,
+  mountOverlay,
+  OVERLAY_WORKDIR,
+  type OverlayMode,
+  OverlayMounts,
+  overlayOptions,
+  type OverlaySpec,
+  overlaySpecs,
+  type Unmounted,
+  unmountOverlays,
+} from "./overlay.ts";
