@@ -167,6 +167,7 @@ export class Daemon {
       db,
       datadir: a.datadir,
       excluded,
+      overlayUpper: a.mountpoint !== null,
       debounceMs: a.debounceMs,
       pool: this.#hashes!,
       hashersMax: a.maxParallelHashers ?? navigator.hardwareConcurrency,

@@ -16,6 +16,12 @@ const log = logger("real");
 /** The xattr holding a path's mark (seed `#marksxattrs`). */
 export const MARK_XATTR = "user.realize.mark";
 
+/**
+ * Set by overlayfs (privileged mode) on an upper file copied up as metadata only: its
+ * content is still in the lower layer, and reading the upper file directly gives zeros.
+ */
+export const OVERLAY_METACOPY_XATTR = "trusted.overlay.metacopy";
+
 /** What is at a path. */
 export type Found =
   | { readonly kind: "missing" }
@@ -35,14 +41,22 @@ const decoder = new TextDecoder();
 export class Datadir {
   readonly #root: string;
   readonly #excluded: readonly Path[];
+  readonly #overlayUpper: boolean;
 
   /**
    * @param root absolute path of the datadir
    * @param excluded absolute paths never to index (files or directories); those outside
    *   the datadir are ignored
+   * @param options `overlayUpper`: the datadir is an overlay's upper layer, where a file
+   *   copied up as metadata only is `other`, not a file (one more getxattr per stat)
    */
-  constructor(root: string, excluded: readonly string[] = []) {
+  constructor(
+    root: string,
+    excluded: readonly string[] = [],
+    options: { overlayUpper?: boolean } = {},
+  ) {
     this.#root = root.replace(/\/+$/, "");
+    this.#overlayUpper = options.overlayUpper ?? false;
     this.#excluded = excluded.flatMap((abs) => {
       const rel = this.relative(abs);
       return rel === null || rel === paths.ROOT ? [] : [rel];
@@ -106,6 +120,7 @@ export class Datadir {
     if (st === null) return MISSING;
     if (st.kind === "dir") return { kind: "dir" };
     if (st.kind !== "file") return { kind: "other" };
+    if (this.#overlayUpper && this.#metacopy(path)) return { kind: "other" };
     const mtime = UnixTime.of(Math.max(0, st.mtimeSecs), st.mtimeNsecs);
     const changedMs = st.ctimeSecs * 1000 + Math.floor(st.ctimeNsecs / 1e6);
     return {
@@ -160,6 +175,15 @@ export class Datadir {
       // gone or unreadable: nothing to watch there
     }
     return out;
+  }
+
+  /** Whether overlayfs copied this file up as metadata only (its content is elsewhere). */
+  #metacopy(path: Path): boolean {
+    try {
+      return getXattr(this.abs(path), OVERLAY_METACOPY_XATTR) !== null;
+    } catch {
+      return false; // gone meanwhile: the next event for the path sorts it out
+    }
   }
 
   /**

@@ -56,6 +56,11 @@ export interface RealArenaOptions {
   readonly datadir: string;
   /** Absolute paths never to index (the global database when inside the datadir). */
   readonly excluded?: readonly string[];
+  /**
+   * The datadir is an overlay's upper layer (the arena has a mountpoint): a file overlayfs
+   * copied up as metadata only holds none of its content and is not indexed.
+   */
+  readonly overlayUpper?: boolean;
   /** Wait after a file's last change before hashing it. */
   readonly debounceMs: number;
   /** The hash workers (a `HashPool`, shared by arenas). */
@@ -114,7 +119,9 @@ export class RealArena {
   constructor(options: RealArenaOptions) {
     this.#o = options;
     this.#stop.signal.addEventListener("abort", () => this.#wake(), { once: true });
-    this.#dir = new Datadir(options.datadir, options.excluded ?? []);
+    this.#dir = new Datadir(options.datadir, options.excluded ?? [], {
+      overlayUpper: options.overlayUpper ?? false,
+    });
     this.#rec = new Reconciler(options.db, this.#dir);
   }
 

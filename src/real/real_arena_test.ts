@@ -3,7 +3,14 @@
 // Sync filesystem calls on purpose: each change must be complete before the next step.
 // deno-lint-ignore-file no-sync-fn-in-async-fn
 import assert from "node:assert/strict";
-import { IN, type InotifyEvent, WatchLimitReached } from "../../ffi/libc/mod.ts";
+import {
+  IN,
+  type InotifyEvent,
+  MNT,
+  mount,
+  umount,
+  WatchLimitReached,
+} from "../../ffi/libc/mod.ts";
 import { paths } from "../types/mod.ts";
 import { hashOf, RealFixture, waitUntil } from "./_testing.ts";
 
@@ -407,3 +414,36 @@ Deno.test("deleteLocal() deletes an unmodified file and records drop, nothing el
 async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
 }
+
+Deno.test({
+  name: "an overlay's metadata-only copy-up is not indexed; its content is, once written",
+  ignore: Deno.uid() !== 0,
+  fn: async () => {
+    await using f = RealFixture.setup({
+      files: { "local.txt": "mine" },
+      arena: { overlayUpper: true },
+    });
+    // The datadir as the upper layer of a privileged overlay over a "remote" lower layer.
+    const lower = `${f.dir}/lower`;
+    const merged = `${f.dir}/merged`;
+    for (const d of [lower, merged, `${f.dir}/ovl-work`]) Deno.mkdirSync(d);
+    Deno.writeTextFileSync(`${lower}/remote.txt`, "from a peer");
+    mount(
+      "overlay",
+      merged,
+      "overlay",
+      `lowerdir=${lower},upperdir=${f.datadir},workdir=${f.dir}/ovl-work,redirect_dir=on,metacopy=on`,
+    );
+    using _mounted = { [Symbol.dispose]: () => umount(merged, MNT.DETACH) };
+    await f.arena.start();
+    await f.hashed("local.txt", "mine");
+    Deno.chmodSync(`${merged}/remote.txt`, 0o600); // metadata only: the datadir gets a metacopy
+    assert.equal(Deno.statSync(f.abs("remote.txt")).size, 11, "a metacopy file is there");
+    Deno.writeTextFileSync(`${merged}/marker.txt`, "after the chmod");
+    await f.hashed("marker.txt", "after the chmod");
+    await f.settled();
+    assert.equal(f.entry("remote.txt"), null, "its zeros are not local content");
+    Deno.writeTextFileSync(`${merged}/remote.txt`, "from a peer, edited");
+    await f.hashed("remote.txt", "from a peer, edited");
+  },
+});
