@@ -32,6 +32,8 @@ export type Found =
     /** Status change time (ctime), ms: when the content or inode last changed. */
     readonly changedMs: number;
   }
+  /** An overlay's metadata-only copy-up: no content here, but its mark xattr counts. */
+  | { readonly kind: "metacopy" }
   | { readonly kind: "other" };
 
 const MISSING: Found = { kind: "missing" };
@@ -48,7 +50,7 @@ export class Datadir {
    * @param excluded absolute paths never to index (files or directories); those outside
    *   the datadir are ignored
    * @param options `overlayUpper`: the datadir is an overlay's upper layer, where a file
-   *   copied up as metadata only is `other`, not a file (one more getxattr per stat)
+   *   copied up as metadata only is `metacopy`, not a file (one more getxattr per stat)
    */
   constructor(
     root: string,
@@ -120,7 +122,7 @@ export class Datadir {
     if (st === null) return MISSING;
     if (st.kind === "dir") return { kind: "dir" };
     if (st.kind !== "file") return { kind: "other" };
-    if (this.#overlayUpper && this.#metacopy(path)) return { kind: "other" };
+    if (this.#overlayUpper && this.#metacopy(path)) return { kind: "metacopy" };
     const mtime = UnixTime.of(Math.max(0, st.mtimeSecs), st.mtimeNsecs);
     const changedMs = st.ctimeSecs * 1000 + Math.floor(st.ctimeNsecs / 1e6);
     return {

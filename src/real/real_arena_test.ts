@@ -8,6 +8,7 @@ import {
   type InotifyEvent,
   MNT,
   mount,
+  setXattr,
   umount,
   WatchLimitReached,
 } from "../../ffi/libc/mod.ts";
@@ -416,7 +417,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 Deno.test({
-  name: "an overlay's metadata-only copy-up is not indexed; its content is, once written",
+  name: "an overlay's metadata-only copy-up is not indexed, but its mark is; written, it is",
   ignore: Deno.uid() !== 0,
   fn: async () => {
     await using f = RealFixture.setup({
@@ -443,6 +444,10 @@ Deno.test({
     await f.hashed("marker.txt", "after the chmod");
     await f.settled();
     assert.equal(f.entry("remote.txt"), null, "its zeros are not local content");
+    // A mark set through the overlay lands on that metadata-only file, and counts.
+    setXattr(`${merged}/remote.txt`, "user.realize.mark", "own");
+    await waitUntil(() => f.mark("remote.txt") === "own", "the mark set through the overlay");
+    assert.equal(f.entry("remote.txt"), null);
     Deno.writeTextFileSync(`${merged}/remote.txt`, "from a peer, edited");
     await f.hashed("remote.txt", "from a peer, edited");
   },

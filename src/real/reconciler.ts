@@ -152,6 +152,9 @@ export class Reconciler {
       case "other":
         applyXattrMark(tx, path, null);
         return false;
+      case "metacopy": // a remote file marked through the overlay: the mark is all that is here
+        applyXattrMark(tx, path, this.#dir.readMark(path));
+        return false;
       case "file":
         this.#file(tx, path, f.version);
         applyXattrMark(tx, path, this.#dir.readMark(path));
