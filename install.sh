@@ -2,7 +2,7 @@
 # install.sh: set up realize on this machine. Idempotent: run it again at any time.
 #
 #   ./install.sh              from a checkout
-#   ./install.sh --systemd    also install the systemd unit
+#   ./install.sh --systemd    also install the systemd units
 #   ./install.sh --dev        also install the Debian tools the test suite uses
 #   curl -fsSL <url>/install.sh | sh      clones $REALIZE_REPO into $REALIZE_HOME first
 #   REALIZE_BIN_DIR=DIR ./install.sh      put the launcher in DIR instead
@@ -136,13 +136,15 @@ EOF
 chmod 755 "$tmp" && mv -f "$tmp" "$launcher"
 if ! command -v deno >/dev/null 2>&1; then ln -sf "$deno" "$bindir/deno"; fi
 
-# --- 5. systemd unit (optional) ------------------------------------------------------------
+# --- 5. systemd units (optional) -----------------------------------------------------------
 if [ "$systemd" = 1 ]; then
   [ "$(id -u)" = 0 ] || die "--systemd needs root"
-  sed "s#/usr/local/bin/realize#$launcher#" systemd/realize.service >/etc/systemd/system/realize.service
+  for unit in realize.service realize-overlay.service; do
+    sed "s#/usr/local/bin/realize#$launcher#" "systemd/$unit" >"/etc/systemd/system/$unit"
+  done
   if [ -d /run/systemd/system ]; then systemctl daemon-reload
-  else say "systemd is not running here: unit installed, not reloaded"; fi
-  say "unit: /etc/systemd/system/realize.service (config: /etc/realize/config.toml)"
+  else say "systemd is not running here: units installed, not reloaded"; fi
+  say "units: realize.service, realize-overlay.service in /etc/systemd/system (config: /etc/realize/config.toml)"
 fi
 
 case ":$PATH:" in

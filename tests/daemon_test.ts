@@ -2,7 +2,7 @@
 // configs on disk, a FUSE mount on the second, the control endpoint, clean and unclean
 // shutdowns.
 import assert from "node:assert/strict";
-import { MNT, mountedAt, umount } from "../ffi/libc/mod.ts";
+import { getXattr, MNT, mountedAt, umount } from "../ffi/libc/mod.ts";
 import { realize, REPO, run, tempDir, waitFor } from "./helpers.ts";
 
 const HAS_FUSE = Deno.uid() === 0 && (() => {
@@ -285,6 +285,21 @@ Deno.test("SIGTERM during the catch-up scan ends the scan and stops cleanly: exi
   assert.match(r.stderr, /stopped/);
 });
 
+/** `/health` of a node's daemon: the HTTP status and the body. */
+async function healthOf(n: Node): Promise<{ code: number; body: string }> {
+  const r = await run([
+    "curl",
+    "-s",
+    "-w",
+    "\n%{http_code}",
+    "--unix-socket",
+    `${n.dir}/control.sock`,
+    "http://realize/health",
+  ]);
+  const lines = r.stdout.trimEnd().split("\n");
+  return { code: Number(lines.pop()), body: lines.join("\n") };
+}
+
 /** Node `b` alone (no peers), with an empty directory to mount on. */
 async function loneNode(dir: string): Promise<{ b: Node; mnt: string }> {
   const b = await node(dir, "b");
@@ -301,19 +316,7 @@ Deno.test({
     using tmp = tempDir();
     const { b, mnt } = await loneNode(tmp.path);
     const p = daemon(b, ["--fuse", mnt]);
-    const health = async () => {
-      const r = await run([
-        "curl",
-        "-s",
-        "-w",
-        "\n%{http_code}",
-        "--unix-socket",
-        `${b.dir}/control.sock`,
-        "http://realize/health",
-      ]);
-      const lines = r.stdout.trimEnd().split("\n");
-      return { code: Number(lines.pop()), body: lines.join("\n") };
-    };
+    const health = () => healthOf(b);
     try {
       await waitFor(async () => (await health()).code === 200, "healthy", { timeoutMs: 30_000 });
       assert.equal((await run(["umount", "-l", mnt])).code, 0);
@@ -399,5 +402,82 @@ Deno.test({
       /realize: error: .*Cannot mount FUSE: \/dev\/fuse is missing/,
       null,
     );
+  },
+});
+
+Deno.test({
+  name:
+    "mountall merges B's datadir over its FUSE view: A's files read, writes land in B's datadir and reach A; unmountall",
+  ignore: !HAS_FUSE,
+  fn: async () => {
+    using tmp = tempDir();
+    const a = await node(tmp.path, "a");
+    const b = await node(tmp.path, "b");
+    const port = freePort();
+    writeConfig(a, `[[peer]]\nname = "b"\npubkey = """${b.pub}"""\n`);
+    writeConfig(
+      b,
+      `mountpoint = "merged"\n` +
+        `[[peer]]\nname = "a"\naddress = "127.0.0.1:${port}"\npubkey = """${a.pub}"""\n`,
+    );
+    await Deno.writeTextFile(`${a.dir}/data/remote.txt`, "from a");
+    await Deno.writeTextFile(`${b.dir}/data/local.txt`, "from b");
+    const fuse = `${b.dir}/fuse`;
+    const merged = `${b.dir}/merged`;
+    await Deno.mkdir(fuse);
+    using _fuse = unmountAtEnd(fuse);
+    using _merged = unmountAtEnd(merged); // disposed first: the overlay sits on the FUSE view
+    const read = (path: string) => Deno.readTextFile(path).catch(() => "");
+    const pa = daemon(a, ["--address", `127.0.0.1:${port}`]);
+    const pb = daemon(b, ["--fuse", fuse]);
+    try {
+      await waitFor(async () => await read(`${fuse}/docs/remote.txt`) === "from a", "A's file", {
+        timeoutMs: 30_000,
+      });
+      await waitFor(async () => (await healthOf(b)).code === 503, "B's /health answers", {
+        timeoutMs: 30_000,
+      });
+      assert.match(
+        (await healthOf(b)).body,
+        /"overlay docs":\{"ok":false,"detail":"not mounted on \S+\/merged \(realize mountall\)"\}/,
+      );
+      const mountall = ["mountall", "--config", b.config, "--fuse", fuse];
+      const m = await realize(mountall);
+      assert.equal(m.code, 0, m.stderr);
+      assert.match(
+        m.stdout,
+        /^docs: mounted on \S+\/b\/merged \(made the directory\): \S+\/b\/data over \S+\/b\/fuse\/docs \(privileged\)\n$/,
+      );
+      assert.equal(mountedAt(merged), "overlay");
+      assert.equal((await healthOf(b)).code, 200, (await healthOf(b)).body);
+      assert.equal(await Deno.readTextFile(`${merged}/remote.txt`), "from a", "A's, on demand");
+      const status = getXattr(`${merged}/remote.txt`, "user.realize.status");
+      assert.match(new TextDecoder().decode(status!), /^remote /, "the FUSE view's xattrs show");
+      assert.equal(await Deno.readTextFile(`${merged}/local.txt`), "from b");
+      await Deno.writeTextFile(`${merged}/new.txt`, "written through the overlay");
+      assert.equal(await Deno.readTextFile(`${b.dir}/data/new.txt`), "written through the overlay");
+      await waitFor(
+        async () =>
+          (await realize(["ls", "--config", a.config, "docs"])).stdout.includes("new.txt"),
+        "B's new file listed by A",
+        { timeoutMs: 30_000 },
+      );
+      // Again (a restarted daemon): the overlay is replaced, not stacked.
+      const again = await realize(mountall);
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stdout, /replaced the previous one/);
+      const u = await realize(["unmountall", "--config", b.config]);
+      assert.equal(u.code, 0, u.stderr);
+      assert.equal(u.stdout, `docs: unmounted ${merged}\n`);
+      assert.equal(mountedAt(merged), null);
+      const none = await realize(["unmountall", "--config", b.config]);
+      assert.equal(none.stdout, `docs: nothing mounted on ${merged}\n`);
+    } finally {
+      pa.kill("SIGTERM");
+      pb.kill("SIGTERM");
+      const [ra, rb] = await Promise.all([stopped(pa), stopped(pb)]);
+      assert.equal(ra.code, 0, ra.stderr);
+      assert.equal(rb.code, 0, rb.stderr);
+    }
   },
 });

@@ -64,6 +64,8 @@ Deno.test("runCli() unimplemented commands say so and exit 2", async () => {
     "mark get",
     "mark set",
     "mark clear",
+    "mountall",
+    "unmountall",
   ];
   for (const c of COMMANDS.filter((c) => !implemented.includes(c.name))) {
     const r = await run(...c.name.split(" "));

@@ -58,17 +58,15 @@ const LIST: Command[] = [
   },
   {
     name: "mountall",
-    usage: "mountall --config FILE --fuse DIR",
-    summary: "mount the overlay of every arena with a mountpoint",
-    options: { ...CONFIG, fuse: { type: "string" } },
-    arrivesWith: "the overlay issue",
+    usage: "mountall --config FILE --fuse DIR [--wait SECONDS]",
+    summary: "mount the overlay of every arena with a mountpoint (waits for the FUSE view)",
+    options: { ...CONFIG, fuse: { type: "string" }, wait: { type: "string" } },
   },
   {
     name: "unmountall",
     usage: "unmountall --config FILE",
     summary: "unmount the overlay of every arena with a mountpoint",
     options: CONFIG,
-    arrivesWith: "the overlay issue",
   },
   { name: "status", usage: "status [--json]", summary: "show the daemon's state", options: CLIENT },
   {

@@ -26,6 +26,7 @@ import { DaemonNotRunningError } from "../control/mod.ts";
 import { paths } from "../types/mod.ts";
 import { CONTROL_HANDLERS, listThroughDaemon } from "./control.ts";
 import { checkConfig, runDaemon } from "./daemon.ts";
+import { mountAll, unmountAll } from "./overlay.ts";
 
 export { captureIo, type CliIo, EXIT, processIo, UsageError } from "./io.ts";
 
@@ -39,6 +40,16 @@ const HANDLERS: Record<string, Handler> = {
     return EXIT.ok;
   },
   check: ({ values, io }) => checkConfig(requireString(values, "config"), io),
+  mountall: (inv) => {
+    const wait = inv.values.wait;
+    if (wait === undefined) return mountAll(inv);
+    const seconds = typeof wait === "string" && /^\d+(\.\d+)?$/.test(wait) ? Number(wait) : NaN;
+    if (!Number.isFinite(seconds)) {
+      throw new UsageError(`invalid --wait "${wait}": a number of seconds, e.g. --wait 300`);
+    }
+    return mountAll(inv, { waitMs: seconds * 1000 });
+  },
+  unmountall: (inv) => unmountAll(inv),
   ls: async ({ values, positionals, io }) => {
     const [arena, path, ...extra] = positionals;
     if (arena === undefined) throw new UsageError("missing ARENA (usage: realize ls ARENA [PATH])");

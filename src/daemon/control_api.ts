@@ -15,6 +15,7 @@ import {
   type PeerInfo,
   type Status,
 } from "../control/mod.ts";
+import { overlayMounted } from "../overlay/mod.ts";
 import { indexStats } from "../real/mod.ts";
 import { clearMark, getMark, markFor, setMark } from "../storage/mod.ts";
 import { type ArenaName, isMark, type Path, paths, type PeerName } from "../types/mod.ts";
@@ -59,6 +60,17 @@ export class DaemonControl implements DaemonApi {
     if (this.#d.options.fuse !== null) {
       const mounted = this.#d.mount?.mounted === true;
       checks.fuse = { ok: mounted, detail: mounted ? this.#d.options.fuse : "not mounted" };
+      // An arena's mountpoint is the folder its user works in: without its overlay (put
+      // there by `realize mountall`) it shows the bare directory.
+      for (const a of this.#d.arenas.values()) {
+        const at = a.config.mountpoint;
+        if (at === null) continue;
+        const ok = overlayMounted(at);
+        checks[`overlay ${a.config.name}`] = {
+          ok,
+          detail: ok ? at : `not mounted on ${at} (realize mountall)`,
+        };
+      }
     }
     if (this.#d.options.listen !== null) {
       const port = this.#d.household?.port ?? null;

@@ -11,6 +11,7 @@ export {
   mountOverlay,
   OVERLAY_WORKDIR,
   type OverlayMode,
+  overlayMounted,
   OverlayMounts,
   overlayOptions,
   type OverlaySpec,

@@ -247,6 +247,16 @@ export function unmountOverlays(
   return done;
 }
 
+/**
+ * Whether an overlay is mounted on a mountpoint (for `/health`).
+ *
+ * @param mountpoint an absolute path
+ * @returns true when the mount on top there is an overlay
+ */
+export function overlayMounted(mountpoint: string): boolean {
+  return mountedAt(mountpoint) === "overlay";
+}
+
 function isDirectory(path: string): boolean {
   try {
     return Deno.statSync(path).isDirectory;
