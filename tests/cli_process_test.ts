@@ -27,6 +27,14 @@ Deno.test({
       /bob reads it through his mount, fetched on demand: "Hello from alice\.\\n"/,
     );
     assert.match(r.stdout, /bob sees the new version: "Hello from alice, edited\.\\n"/);
+    assert.match(
+      r.stdout,
+      /4\. bob works in his folder, \S+\/bob\/folder: .*\n   it holds notes\.txt;/,
+    );
+    assert.match(
+      r.stdout,
+      /it is a normal file of his datadir \("Thanks, alice\.\\n"\); alice's daemon lists it, from bob\./,
+    );
     assert.match(r.stdout, /bob still reads it, offline: "Hello from alice, edited\.\\n"/);
     const root = /Cleaned up: nothing mounted, (\S+) removed\./.exec(r.stdout)?.[1];
     assert.ok(root !== undefined, r.stdout);

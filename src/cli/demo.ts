@@ -1,6 +1,7 @@
 /**
  * `realize demo`: two peers on loopback, in a temporary directory, narrated. A file
- * written on peer A is read through peer B's FUSE mount, an edit on A shows up on B, and
+ * written on peer A is read through peer B's FUSE mount, an edit on A shows up on B, B
+ * writes a file in his overlay folder (his datadir over the view) that A learns of, and
  * B's cached copy stays readable after A stops. Everything is unmounted and removed at
  * the end, on error, or on Ctrl-C.
  *
@@ -10,6 +11,9 @@
 import { type Config, loadConfig } from "../config/mod.ts";
 import { Daemon } from "../daemon/mod.ts";
 import { generateKeyPair } from "../keys/mod.ts";
+import { defaultOverlayMode, OverlayMounts, overlaySpecs } from "../overlay/mod.ts";
+import { parseArenaName, type Path } from "../types/mod.ts";
+import { listPath } from "../unreal/mod.ts";
 import { configure, describeError } from "../util/mod.ts";
 import { type CliIo, EXIT } from "./io.ts";
 
@@ -20,19 +24,22 @@ interface Peer {
   readonly name: string;
   readonly dir: string;
   daemon: Daemon | null;
+  overlays: OverlayMounts | null;
 }
 
 async function writeConfig(
   p: Peer,
   peer: { name: string; pubkey: string; port?: number },
+  mountpoint?: string,
 ): Promise<Config> {
   const address = peer.port === undefined ? "" : `address = "127.0.0.1:${peer.port}"\n`;
+  const folder = mountpoint === undefined ? "" : `mountpoint = "${mountpoint}"\n`;
   const file = `${p.dir}/config.toml`;
   await Deno.writeTextFile(
     file,
     `[network]\nprivkey = "peer.key"\n` +
       `[control]\nsocket = "control.sock"\n[cache]\ndb = "cache.db"\n` +
-      `[[arena]]\nname = "demo"\nworkdir = "work"\ndatadir = "data"\ndebounce = "100ms"\n` +
+      `[[arena]]\nname = "demo"\nworkdir = "work"\ndatadir = "data"\ndebounce = "100ms"\n${folder}` +
       `[[peer]]\nname = "${peer.name}"\n${address}pubkey = """${peer.pubkey}"""\n`,
   );
   return await loadConfig(file);
@@ -64,9 +71,10 @@ export async function demo(io: CliIo, options: { verbose: boolean }): Promise<nu
   const say = (text: string) => io.out(`${text}\n`);
   if (!options.verbose) configure({ levels: new Map([["daemon", "warn"]]), defaultLevel: "warn" });
   const root = await Deno.makeTempDir({ prefix: "realize-demo-" });
-  const a: Peer = { name: "alice", dir: `${root}/alice`, daemon: null };
-  const b: Peer = { name: "bob", dir: `${root}/bob`, daemon: null };
+  const a: Peer = { name: "alice", dir: `${root}/alice`, daemon: null, overlays: null };
+  const b: Peer = { name: "bob", dir: `${root}/bob`, daemon: null, overlays: null };
   const cleanup = async () => {
+    b.overlays?.[Symbol.dispose](); // before the FUSE view beneath it
     await b.daemon?.stop();
     await a.daemon?.stop();
     await Deno.remove(root, { recursive: true }).catch(() => {});
@@ -125,7 +133,7 @@ async function steps(
     signal,
   });
   const port = a.daemon.household!.port!;
-  const cb = await writeConfig(b, { name: a.name, pubkey: ka.publicKey.pem, port });
+  const cb = await writeConfig(b, { name: a.name, pubkey: ka.publicKey.pem, port }, "folder");
   b.daemon = await Daemon.start({ config: cb, keys: kb, listen: null, fuse: mnt, signal });
   await until(
     signal,
@@ -159,7 +167,29 @@ async function steps(
   );
   say(`   bob sees the new version: ${JSON.stringify(await Deno.readTextFile(file))}\n`);
 
-  say("4. alice stops. Bob's copy was cached when he read it:");
+  const folder = `${b.dir}/folder`;
+  say(`4. bob works in his folder, ${folder}: his own files over the view, writable.`);
+  b.overlays = OverlayMounts.mount(overlaySpecs(cb.arenas, mnt), defaultOverlayMode());
+  const names = [...Deno.readDirSync(folder)].map((e) => e.name).sort();
+  say(`   it holds ${names.join(", ")}; he writes reply.txt there.`);
+  await Deno.writeTextFile(`${folder}/reply.txt`, "Thanks, alice.\n");
+  const alices = a.daemon.arenas.get(parseArenaName("demo"))!.db;
+  await until(
+    signal,
+    "alice learns of reply.txt",
+    () =>
+      Promise.resolve(
+        (alices.read((tx) => listPath(tx, "reply.txt" as Path))?.remote ?? null) !== null,
+      ),
+  );
+  const landed = await Deno.readTextFile(`${b.dir}/data/reply.txt`);
+  say(
+    `   it is a normal file of his datadir (${
+      JSON.stringify(landed)
+    }); alice's daemon lists it, from bob.\n`,
+  );
+
+  say("5. alice stops. Bob's copy was cached when he read it:");
   await a.daemon.stop();
   a.daemon = null;
   say(`   bob still reads it, offline: ${JSON.stringify(await Deno.readTextFile(file))}\n`);
