@@ -18,7 +18,9 @@ import type { ArenaConfig, Config } from "./types.ts";
  * - `workdir` is not `datadir` nor inside it, comparing real paths (symbolic links
  *   resolved); `datadir` inside `workdir` is fine;
  * - `workdir` (or, when missing, its nearest existing parent) is on the same device as
- *   `datadir`, so files move between them by renaming.
+ *   `datadir`, so files move between them by renaming;
+ * - `mountpoint` is not inside `datadir` (the overlay would contain itself) and holds
+ *   neither `datadir` nor `workdir` (the overlay would hide them).
  *
  * Synchronous: it runs once at start-up, before anything else.
  *
@@ -51,7 +53,7 @@ export async function checkPeerKeys(config: Config): Promise<void> {
 }
 
 function checkArenaDirs(config: Config, arena: ArenaConfig, i: number): void {
-  const fail = (key: "workdir" | "datadir", problem: string, cause?: unknown) => {
+  const fail = (key: "workdir" | "datadir" | "mountpoint", problem: string, cause?: unknown) => {
     return dirError(config, i, key, problem, cause);
   };
   const workStat = statOrError(arena.workdir);
@@ -97,13 +99,39 @@ function checkArenaDirs(config: Config, arena: ArenaConfig, i: number): void {
         `${workDev}, ${realData} on device ${dataStat.dev})`,
     );
   }
+  if (arena.mountpoint === null) return;
+  // Resolved from its parent: an overlay may be mounted there (even a stale one).
+  let realMount: string;
+  try {
+    const parent = nearestExisting(dirname(arena.mountpoint));
+    realMount = join(parent.real, ...parent.rest, basename(arena.mountpoint));
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw fail("mountpoint", `cannot resolve mountpoint ${arena.mountpoint}: ${why}`, e);
+  }
+  if (isSameOrInside(realMount, realData)) {
+    throw fail(
+      "mountpoint",
+      `mountpoint must not be inside datadir (${realMount} is in ${realData}): the overlay ` +
+        `would contain itself`,
+    );
+  }
+  for (const [name, real] of [["datadir", realData], ["workdir", realWork]] as const) {
+    if (isSameOrInside(real, realMount)) {
+      throw fail(
+        "mountpoint",
+        `mountpoint must not hold the ${name} (${real} is in ${realMount}): the overlay ` +
+          `would hide it`,
+      );
+    }
+  }
 }
 
 /** An error about a directory of `arena[i]`, e.g. `arena "docs": datadir not found: …`. */
 function dirError(
   config: Config,
   i: number,
-  key: "workdir" | "datadir",
+  key: "workdir" | "datadir" | "mountpoint",
   problem: string,
   cause: unknown,
 ): ConfigError {

@@ -213,3 +213,47 @@ Deno.test("checkPeerKeys() imports every key into WebCrypto", async () => {
     "peer[0].pubkey",
   );
 });
+
+Deno.test("checkConfigDirs() keeps the overlay's mountpoint out of datadir, and off datadir and workdir", () => {
+  withTempDir((dir) => {
+    Deno.mkdirSync(join(dir, "store/docs"), { recursive: true });
+    const file = join(dir, "config.toml");
+    const config = (mountpoint: string, workdir = "store/.docs.realize") =>
+      parseConfig(
+        [
+          "[[arena]]",
+          'name = "docs"',
+          `workdir = ${JSON.stringify(workdir)}`,
+          'datadir = "store/docs"',
+          `mountpoint = ${JSON.stringify(mountpoint)}`,
+        ].join("\n"),
+        file,
+        { env: TEST_ENV },
+      );
+    checkConfigDirs(config("home/docs")); // beside them: made when mounted
+    checkConfigDirs(config("store/.docs.realize/view")); // inside the workdir is harmless
+    const data = join(dir, "store/docs");
+    assertConfigError(
+      () => checkConfigDirs(config("store/docs/view")),
+      `${file}:5: arena "docs": mountpoint must not be inside datadir (${data}/view is in ` +
+        `${data}): the overlay would contain itself`,
+      "arena[0].mountpoint",
+    );
+    assertConfigError(
+      () => checkConfigDirs(config("store/docs")),
+      `${file}:5: arena "docs": mountpoint must not be inside datadir (${data} is in ${data}): ` +
+        `the overlay would contain itself`,
+    );
+    assertConfigError(
+      () => checkConfigDirs(config("store")),
+      `${file}:5: arena "docs": mountpoint must not hold the datadir (${data} is in ` +
+        `${dir}/store): the overlay would hide it`,
+    );
+    Deno.mkdirSync(join(dir, "elsewhere"));
+    assertConfigError(
+      () => checkConfigDirs(config("elsewhere", "elsewhere/work")),
+      `${file}:5: arena "docs": mountpoint must not hold the workdir (${dir}/elsewhere/work is ` +
+        `in ${dir}/elsewhere): the overlay would hide it`,
+    );
+  });
+});
