@@ -3,7 +3,7 @@
 // shutdowns.
 import assert from "node:assert/strict";
 import { getXattr, MNT, mountedAt, umount } from "../ffi/libc/mod.ts";
-import { realize, REPO, run, tempDir, waitFor } from "./helpers.ts";
+import { realize, REPO, run, spawnRealize, tempDir, waitFor } from "./helpers.ts";
 
 const HAS_FUSE = Deno.uid() === 0 && (() => {
   try {
@@ -43,23 +43,7 @@ function writeConfig(n: Node, body: string): void {
 }
 
 function daemon(n: Node, args: string[] = []): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--no-prompt",
-      "--cached-only",
-      "--frozen",
-      "--config",
-      `${REPO}/deno.json`,
-      `${REPO}/main.ts`,
-      "--config",
-      n.config,
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  return spawnRealize(["--config", n.config, ...args]);
 }
 
 /** Detaches what a failed test left mounted on `mnt`, before its directory is removed. */
@@ -69,6 +53,25 @@ function unmountAtEnd(mnt: string): Disposable {
       for (let i = 0; i < 4 && mountedAt(mnt) !== null; i++) umount(mnt, MNT.DETACH);
     },
   };
+}
+
+/**
+ * Nodes `a` (listening, on the returned port when started with `--address`) and `b`
+ * (dialling a), each knowing the other.
+ *
+ * @param root where their directories go
+ * @param bArena more keys of b's arena (e.g. its mountpoint)
+ */
+async function twoNodes(root: string, bArena = ""): Promise<{ a: Node; b: Node; port: number }> {
+  const a = await node(root, "a");
+  const b = await node(root, "b");
+  const port = freePort();
+  writeConfig(a, `[[peer]]\nname = "b"\npubkey = """${b.pub}"""\n`);
+  writeConfig(
+    b,
+    `${bArena}[[peer]]\nname = "a"\naddress = "127.0.0.1:${port}"\npubkey = """${a.pub}"""\n`,
+  );
+  return { a, b, port };
 }
 
 async function stopped(p: Deno.ChildProcess): Promise<{ code: number; stderr: string }> {
@@ -81,14 +84,7 @@ Deno.test({
   ignore: !HAS_FUSE,
   fn: async () => {
     using tmp = tempDir();
-    const a = await node(tmp.path, "a");
-    const b = await node(tmp.path, "b");
-    const port = freePort();
-    writeConfig(a, `[[peer]]\nname = "b"\npubkey = """${b.pub}"""\n`);
-    writeConfig(
-      b,
-      `[[peer]]\nname = "a"\naddress = "127.0.0.1:${port}"\npubkey = """${a.pub}"""\n`,
-    );
+    const { a, b, port } = await twoNodes(tmp.path);
     await Deno.writeTextFile(`${a.dir}/data/hello.txt`, "hello from a");
     await Deno.mkdir(`${a.dir}/data/sub`);
     const blob = crypto.getRandomValues(new Uint8Array(65536));
@@ -411,15 +407,7 @@ Deno.test({
   ignore: !HAS_FUSE,
   fn: async () => {
     using tmp = tempDir();
-    const a = await node(tmp.path, "a");
-    const b = await node(tmp.path, "b");
-    const port = freePort();
-    writeConfig(a, `[[peer]]\nname = "b"\npubkey = """${b.pub}"""\n`);
-    writeConfig(
-      b,
-      `mountpoint = "merged"\n` +
-        `[[peer]]\nname = "a"\naddress = "127.0.0.1:${port}"\npubkey = """${a.pub}"""\n`,
-    );
+    const { a, b, port } = await twoNodes(tmp.path, `mountpoint = "merged"\n`);
     await Deno.writeTextFile(`${a.dir}/data/remote.txt`, "from a");
     await Deno.writeTextFile(`${b.dir}/data/local.txt`, "from b");
     const fuse = `${b.dir}/fuse`;

@@ -51,6 +51,38 @@ export async function run(
 }
 
 /**
+ * The command line that runs `realize` from this checkout the way the launcher does.
+ *
+ * @param args arguments after `realize`
+ * @returns the whole argv, the Deno executable first
+ */
+export function realizeArgv(args: readonly string[]): string[] {
+  return [
+    Deno.execPath(),
+    "run",
+    "--allow-all",
+    "--no-prompt",
+    "--cached-only",
+    "--frozen",
+    "--config",
+    `${REPO}/deno.json`,
+    `${REPO}/main.ts`,
+    ...args,
+  ];
+}
+
+/**
+ * Starts `realize` from this checkout, its output piped (a daemon, a command to interrupt).
+ *
+ * @param args arguments after `realize`
+ * @returns the running process
+ */
+export function spawnRealize(args: readonly string[]): Deno.ChildProcess {
+  const [exe, ...rest] = realizeArgv(args);
+  return new Deno.Command(exe!, { args: rest, stdout: "piped", stderr: "piped" }).spawn();
+}
+
+/**
  * Runs `realize` from this checkout the way the launcher does.
  *
  * @param args arguments after `realize`
@@ -61,21 +93,7 @@ export function realize(
   args: readonly string[],
   options: { cwd?: string; env?: Record<string, string> } = {},
 ): Promise<Ran> {
-  return run(
-    [
-      Deno.execPath(),
-      "run",
-      "--allow-all",
-      "--no-prompt",
-      "--cached-only",
-      "--frozen",
-      "--config",
-      `${REPO}/deno.json`,
-      `${REPO}/main.ts`,
-      ...args,
-    ],
-    options,
-  );
+  return run(realizeArgv(args), options);
 }
 
 /**
