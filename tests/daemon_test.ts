@@ -429,6 +429,8 @@ Deno.test({
         (await healthOf(b)).body,
         /"overlay docs":\{"ok":false,"detail":"not mounted on \S+\/merged \(realize mountall\)"\}/,
       );
+      const statusOfB = () => realize(["status", "--config", b.config]).then((r) => r.stdout);
+      assert.match(await statusOfB(), /folder \S+\/merged \(not mounted: realize mountall\)\n/);
       const mountall = ["mountall", "--config", b.config, "--fuse", fuse];
       const m = await realize(mountall);
       assert.equal(m.code, 0, m.stderr);
@@ -438,6 +440,7 @@ Deno.test({
       );
       assert.equal(mountedAt(merged), "overlay");
       assert.equal((await healthOf(b)).code, 200, (await healthOf(b)).body);
+      assert.match(await statusOfB(), /mark watch, folder \S+\/merged\n/);
       assert.equal(await Deno.readTextFile(`${merged}/remote.txt`), "from a", "A's, on demand");
       const status = getXattr(`${merged}/remote.txt`, "user.realize.status");
       assert.match(new TextDecoder().decode(status!), /^remote /, "the FUSE view's xattrs show");

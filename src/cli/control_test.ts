@@ -45,6 +45,7 @@ const STATUS: Status = {
       cacheBytes: 1536,
       cacheQuota: 10 * 1024 ** 3,
       mark: "own",
+      folder: { mountpoint: "/home/me/docs", mounted: true },
     },
     {
       name: "photos/2024",
@@ -54,6 +55,7 @@ const STATUS: Status = {
       cacheBytes: 0,
       cacheQuota: null,
       mark: "watch",
+      folder: null,
     },
   ],
   peers: [
@@ -88,11 +90,16 @@ Deno.test("formatStatus() prints a summary and a progress-like line per arena", 
       "peers: 1 of 2 connected (laptop)",
       "arenas:",
       "  docs         watching     [##########----------]  50%  10 files, 5 pending, " +
-      "cache 1.5 KiB of 10.0 GiB, mark own",
+      "cache 1.5 KiB of 10.0 GiB, mark own, folder /home/me/docs",
       "  photos/2024  remote-only  [####################] 100%  0 files, 0 pending, " +
       "cache 0 B, mark watch",
       "",
     ].join("\n"),
+  );
+  const unmounted = { ...STATUS.arenas[0]!, folder: { mountpoint: "/m", mounted: false } };
+  assert.match(
+    formatStatus({ ...STATUS, arenas: [unmounted] }),
+    /mark own, folder \/m \(not mounted: realize mountall\)\n/,
   );
   const idle = formatStatus({ ...STATUS, fuse: null, listening: null, arenas: [], peers: [] });
   assert.match(idle, /^listening: no\nfuse: off\npeers: none configured\narenas: none\n$/m);

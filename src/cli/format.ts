@@ -66,8 +66,13 @@ function arenaLine(a: ArenaInfo, nameWidth: number, stateWidth: number): string 
   const cache = a.cacheQuota === null
     ? `cache ${humanBytes(a.cacheBytes)}`
     : `cache ${humanBytes(a.cacheBytes)} of ${humanBytes(a.cacheQuota)}`;
+  const folder = a.folder === null
+    ? ""
+    : `, folder ${a.folder.mountpoint}${
+      a.folder.mounted ? "" : " (not mounted: realize mountall)"
+    }`;
   return `  ${a.name.padEnd(nameWidth)}  ${a.state.padEnd(stateWidth)}  ${progress(a)}  ` +
-    `${plural(a.files, "file")}, ${a.pending} pending, ${cache}, mark ${a.mark}`;
+    `${plural(a.files, "file")}, ${a.pending} pending, ${cache}, mark ${a.mark}${folder}`;
 }
 
 /**

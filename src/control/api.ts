@@ -53,6 +53,8 @@ export interface ArenaInfo {
   readonly cacheBytes: number;
   readonly cacheQuota: number | null;
   readonly mark: string;
+  /** Its `mountpoint` and whether its overlay is mounted there, or `null` without one. */
+  readonly folder: { readonly mountpoint: string; readonly mounted: boolean } | null;
 }
 
 /** `/status`. */

@@ -123,6 +123,7 @@ export class FakeDaemonApi implements DaemonApi {
       cacheBytes: a.info.cacheBytes ?? 0,
       cacheQuota: a.info.cacheQuota ?? null,
       mark: a.arenaMark ?? a.info.mark ?? "watch",
+      folder: null,
     };
   }
 

@@ -98,6 +98,9 @@ export class DaemonControl implements DaemonApi {
         cacheBytes: usage.total,
         cacheQuota: a.unreal.blobs.quota(),
         mark: a.db.read((tx) => markFor(tx, paths.ROOT, a.config.mark)),
+        folder: a.config.mountpoint === null
+          ? null
+          : { mountpoint: a.config.mountpoint, mounted: overlayMounted(a.config.mountpoint) },
       };
     });
     const listen = d.household?.port ?? null;
