@@ -20,7 +20,10 @@
  *    any FUSE daemon on this kernel and machine);
  * 4. `lstat` and `getxattr(user.realize.status)` per second through the mount against the
  *    same calls on a local copy of the files, which carry that xattr, and on the null FUSE
- *    filesystem.
+ *    filesystem;
+ * 5. the arena's overlay (`realize mountall`: an empty upper layer over the mount): a warm
+ *    re-read of the big file and `ls -lR` of the tree through it, against the same through
+ *    the mount itself (what the overlay costs on top).
  *
  * @module
  */
@@ -33,6 +36,7 @@ import { rawBulk } from "./net_bench.ts";
 import { mountedAt, setXattr, umount } from "../ffi/libc/mod.ts";
 import type { PeerConfig } from "../src/config/mod.ts";
 import { FuseMount, RemoteReader, XATTR } from "../src/fs/mod.ts";
+import { defaultOverlayMode, OverlayMounts } from "../src/overlay/mod.ts";
 import { decodePublicKeyPem, generateKeyPair } from "../src/keys/mod.ts";
 import { DOCS, TestPeer } from "../src/net/_peer_testing.ts";
 import { type Hash, parsePeerName, paths } from "../src/types/mod.ts";
@@ -545,6 +549,46 @@ async function metaResults(m: Mounted, tmp: string, nf: NullFuse | null): Promis
   return [...rows("on local disk", ref), ...(nf === null ? [] : rows(`on ${NULL_FUSE}`, floor))];
 }
 
+/** Goal 5: the overlay over the mount against the mount itself (warm re-read, `ls -lR`). */
+async function overlayResults(m: Mounted, tmp: string): Promise<Result[]> {
+  const spec = {
+    arena: DOCS,
+    lower: `${m.mnt}/docs`,
+    upper: `${tmp}/upper`,
+    work: `${tmp}/overlay-work`,
+    mountpoint: `${tmp}/folder`,
+  };
+  await Deno.mkdir(spec.upper);
+  using _mounted = OverlayMounts.mount([spec], defaultOverlayMode());
+  const warm = { mount: [] as number[], overlay: [] as number[] };
+  const ls = { mount: Infinity, overlay: Infinity };
+  for (let run = 0; run < RUNS; run++) {
+    await dropPages(m, `${m.mnt}/docs/big`);
+    warm.mount.push(await dd(`${m.mnt}/docs/big`));
+    await dropPages(m, `${m.mnt}/docs/big`);
+    warm.overlay.push(await dd(`${spec.mountpoint}/big`));
+    await sleep(EXPIRE_MS);
+    ls.mount = Math.min(ls.mount, await timed(["ls", "-lR", `${m.mnt}/docs/tree`]));
+    await sleep(EXPIRE_MS);
+    ls.overlay = Math.min(ls.overlay, await timed(["ls", "-lR", `${spec.mountpoint}/tree`]));
+  }
+  const entries = FILES + Math.min(DIRS, FILES);
+  const s = (t: number) => `${(t / 1000).toFixed(2)} s`;
+  return [{
+    name: "warm re-read through the overlay",
+    value: best(warm.overlay),
+    unit: "MB/s",
+    reference: "warm re-read through the mount",
+    referenceValue: best(warm.mount),
+  }, {
+    name: `ls -lR of ${FILES} files through the overlay (${s(ls.overlay)})`,
+    value: entries / (ls.overlay / 1000),
+    unit: "entries/s",
+    reference: `through the mount (${s(ls.mount)})`,
+    referenceValue: entries / (ls.mount / 1000),
+  }];
+}
+
 /**
  * Runs the benchmark (as root, with `/dev/fuse`; otherwise it returns no results).
  *
@@ -571,7 +615,8 @@ export async function run(): Promise<Result[]> {
         try {
           const tree = await treeResults(m, a, nf);
           const metadata = await metaResults(m, tmp, nf);
-          return [...reads, ...tree, ...metadata];
+          const overlay = await overlayResults(m, tmp);
+          return [...reads, ...tree, ...metadata, ...overlay];
         } finally {
           await nf?.close();
         }
