@@ -170,7 +170,7 @@ async function steps(
   const folder = `${b.dir}/folder`;
   say(`4. bob works in his folder, ${folder}: his own files over the view, writable.`);
   b.overlays = OverlayMounts.mount(overlaySpecs(cb.arenas, mnt), defaultOverlayMode());
-  const names = [...Deno.readDirSync(folder)].map((e) => e.name).sort();
+  const names = (await Array.fromAsync(Deno.readDir(folder))).map((e) => e.name).sort();
   say(`   it holds ${names.join(", ")}; he writes reply.txt there.`);
   await Deno.writeTextFile(`${folder}/reply.txt`, "Thanks, alice.\n");
   const alices = a.daemon.arenas.get(parseArenaName("demo"))!.db;

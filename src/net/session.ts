@@ -265,6 +265,10 @@ export class Session {
     options.signal?.throwIfAborted();
     const id = this.#nextId++;
     const { promise, resolve, reject } = Promise.withResolvers<Reply>();
+    // The connection may end while the request is still being sent, rejecting the reply
+    // before it is awaited: observed here, so that is no unhandled rejection (which ends
+    // the process); the caller gets the send's error, or this one below.
+    promise.catch(() => {});
     const p: Pending = { resolve, reject, options, items: Promise.resolve(), replied: false };
     this.#pending.set(id, p);
     const onAbort = () => {

@@ -169,3 +169,36 @@ Deno.test("Session: closing rejects pending requests and aborts handlers", async
   await s.b.close();
   await assert.rejects(s.a.request({ kind: "listArenas" }), ConnectionClosedError);
 });
+
+Deno.test("Session: a connection that ends while a request is being sent rejects it once, handled", async () => {
+  // The send is stuck (a full socket) when the peer goes: the request must reject with the
+  // closing, and nothing may reject unobserved (an unhandled rejection ends the process).
+  const ended = Promise.withResolvers<void>();
+  const sending = Promise.withResolvers<void>();
+  const channel = {
+    peer: B,
+    send: () => {
+      sending.resolve();
+      return new Promise<void>((_, reject) =>
+        ended.promise.then(() => reject(new Error("socket closed")))
+      );
+    },
+    frames: (): AsyncIterable<Uint8Array> => ({
+      [Symbol.asyncIterator]: () => ({
+        next: async () => {
+          await ended.promise; // no frame, then the end
+          return { done: true as const, value: undefined };
+        },
+      }),
+    }),
+    close: () => Promise.resolve(),
+  };
+  const s = new Session(channel, () => Promise.resolve(null));
+  const pending = s.request({ kind: "listArenas" });
+  await sending.promise;
+  ended.resolve();
+  await assert.rejects(pending);
+  await s.done;
+  await new Promise((r) => setTimeout(r, 10)); // an unhandled rejection would surface here
+  assert.equal(s.closed, true);
+});
