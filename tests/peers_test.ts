@@ -93,6 +93,29 @@ Deno.test("three peers in a full mesh see every peer's files, and each read find
   );
 });
 
+Deno.test("an edit through b's overlay replaces a's version, on c too", async () => {
+  await using a = await TestPeer.start("a", { files: { "notes": "v1", "report": "r1" } });
+  await using b = await TestPeer.start("b", { overlay: true });
+  await using c = await TestPeer.start("c", { local: false });
+  await a.settled();
+  const ha = await a.join([b.asPeer(), c.asPeer()]);
+  const hb = await b.join([a.asPeer({ port: ha.port }), c.asPeer()]);
+  await c.join([a.asPeer({ port: ha.port }), b.asPeer({ port: hb.port })], { listen: null });
+  for (const peer of [b, c]) {
+    await until(() => shown(peer, "notes") === h("v1").toString(), `${peer.name} sees a's notes`);
+  }
+  // What the overlay leaves in b's datadir when notes is edited through it.
+  b.write("notes", "v2 by b");
+  await until(() => shown(c, "notes") === h("v2 by b").toString(), "c shows b's edit");
+  await until(() => shown(a, "notes") === h("v2 by b").toString(), "a's view of the others");
+  // An editor saving through a new file, hashed before it is renamed over the remote one.
+  await until(() => shown(c, "report") === h("r1").toString(), "c sees a's report");
+  b.write(".report.tmp", "r2 by b");
+  await until(() => shown(c, ".report.tmp") === h("r2 by b").toString(), "b hashed it");
+  await Deno.rename(`${b.datadir}/.report.tmp`, `${b.datadir}/report`);
+  await until(() => shown(c, "report") === h("r2 by b").toString(), "c shows b's saved report");
+});
+
 Deno.test("background reads honour the peer's batch_rate_limit; interactive reads do not", async () => {
   const data = "x".repeat(768 * 1024);
   await using a = await TestPeer.start("a", { files: { "big": data } });

@@ -21,9 +21,16 @@ import {
   GLOBAL_INODE_SCHEMA,
   openArenaDatabase,
   openGlobalDatabase,
+  type ReadTx,
 } from "../storage/mod.ts";
-import type { ArenaName, Path, PeerName } from "../types/mod.ts";
-import { ARENA_SCHEMAS, GLOBAL_TREE_SCHEMA, nodeByPath, UnrealArena } from "../unreal/mod.ts";
+import type { ArenaName, Hash, Path, PeerName } from "../types/mod.ts";
+import {
+  ARENA_SCHEMAS,
+  defaultVersion,
+  GLOBAL_TREE_SCHEMA,
+  nodeByPath,
+  UnrealArena,
+} from "../unreal/mod.ts";
 import { describeError, logger } from "../util/mod.ts";
 import { VERSION } from "../version.ts";
 import { DaemonControl } from "./control_api.ts";
@@ -52,6 +59,11 @@ export interface DaemonOptions {
    * rejects with the signal's reason. Nothing is left mounted.
    */
   readonly signal?: AbortSignal;
+}
+
+/** The hash of the version shown at a path from the other peers, if known. */
+function shownHash(tx: ReadTx, path: Path): Hash | null {
+  return defaultVersion(tx, path)?.hash ?? null;
 }
 
 /** One arena, running. */
@@ -168,6 +180,8 @@ export class Daemon {
       datadir: a.datadir,
       excluded,
       overlayUpper: a.mountpoint !== null,
+      // Under an overlay a new file at a remote file's path is that file, edited.
+      ...(a.mountpoint === null ? {} : { baseOf: shownHash }),
       debounceMs: a.debounceMs,
       pool: this.#hashes!,
       hashersMax: a.maxParallelHashers ?? navigator.hardwareConcurrency,

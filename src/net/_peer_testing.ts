@@ -23,7 +23,7 @@ import {
   parsePeerName,
   type PeerName,
 } from "../types/mod.ts";
-import { ARENA_SCHEMAS, GLOBAL_TREE_SCHEMA, UnrealArena } from "../unreal/mod.ts";
+import { ARENA_SCHEMAS, defaultVersion, GLOBAL_TREE_SCHEMA, UnrealArena } from "../unreal/mod.ts";
 import { memoryChannels } from "./_memory_channel.ts";
 import { PROTOCOL_VERSION } from "./messages.ts";
 import { Household } from "./household.ts";
@@ -38,6 +38,7 @@ export class TestPeer {
   readonly name: PeerName;
   readonly dir = Deno.makeTempDirSync({ prefix: "realize_peer_" });
   readonly datadir: string | null;
+  #overlay = false;
   globalDb!: Database;
   db!: Database;
   real: RealArena | null = null;
@@ -61,14 +62,18 @@ export class TestPeer {
    * Makes a peer and starts its arena.
    *
    * @param name peer name
-   * @param options `local`: whether it has a datadir; `files` to write first; `mark`
+   * @param options `local`: whether it has a datadir; `files` to write first; `mark`;
+   *   `overlay`: its datadir is an overlay's upper layer (a new file at the path of a
+   *   version shown from a peer replaces that version, as the daemon does)
    * @returns the peer
    */
   static async start(
     name: string,
-    options: { local?: boolean; files?: Record<string, string>; mark?: Mark } = {},
+    options: { local?: boolean; files?: Record<string, string>; mark?: Mark; overlay?: boolean } =
+      {},
   ): Promise<TestPeer> {
     const p = new TestPeer(name, options.local ?? true, options.mark ?? "watch");
+    p.#overlay = options.overlay ?? false;
     p.keys = await generateKeyPair();
     for (const [path, content] of Object.entries(options.files ?? {})) p.write(path, content);
     await p.open();
@@ -98,6 +103,8 @@ export class TestPeer {
         pool: this.pool,
         hashersMax: 1,
         trashDir: `${this.dir}/work/trash`,
+        overlayUpper: this.#overlay,
+        ...(this.#overlay ? { baseOf: (tx, path) => defaultVersion(tx, path)?.hash ?? null } : {}),
       });
       await this.real.start();
     }

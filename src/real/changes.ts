@@ -6,10 +6,12 @@
  * |---|---|---|
  * | a new file is seen | pending entry | `add` (announced before hashing, seed `#musthash`) |
  * | a pending new file is hashed | hash | `add` (the hash follows) |
+ * | … over a version shown from a peer (`baseOf`) | hash | `replace(that version)` |
  * | an indexed file changes | pending, base = old hash | none yet |
  * | a changed file is hashed | hash | `replace(old)`, none if the content is unchanged |
  * | a file disappears | deleted | `remove(old)` |
  * | a hashed file is renamed (same inode) | moved | `rename(from, to, hash)` |
+ * | … over a version shown from a peer (`baseOf`) | moved | and `replace(that version)` |
  * | a hashed file gets a hard link | copied | `branch(from, to, hash)` |
  *
  * No entry is written for a no-op (upstream `e540a8c`).
@@ -17,7 +19,7 @@
  * @module
  */
 
-import { clearMark, setMark, type WriteTx } from "../storage/mod.ts";
+import { clearMark, type ReadTx, setMark, type WriteTx } from "../storage/mod.ts";
 import { type Hash, isMark, type Path, paths } from "../types/mod.ts";
 import { assert, logger } from "../util/mod.ts";
 import { appendHistory } from "./history.ts";
@@ -63,20 +65,40 @@ function pick(v: FileVersion): FileVersion {
 }
 
 /**
+ * The version a new local file replaces, if any: in an arena under an overlay, the version
+ * shown at its path from another peer (the file was copied up to be edited, or written over
+ * it), so peers take it as an edit of that version rather than a second, parallel one.
+ */
+export type BaseOf = (tx: ReadTx, path: Path) => Hash | null;
+
+/**
  * Records the hash of a pending file, if the file is still the version that was hashed.
  *
  * @param tx a write transaction
  * @param path the file
  * @param version the version that was hashed (checked before and after reading it)
  * @param hash its content hash
+ * @param baseOf for a new file: the version it replaces (see {@linkcode BaseOf})
  * @returns false when the entry changed meanwhile (the hash is stale and dropped)
  */
-export function recordHash(tx: WriteTx, path: Path, version: FileVersion, hash: Hash): boolean {
+export function recordHash(
+  tx: WriteTx,
+  path: Path,
+  version: FileVersion,
+  hash: Hash,
+  baseOf?: BaseOf,
+): boolean {
   const entry = getFile(tx, path);
   if (entry === null || entry.hash !== null || !sameVersion(entry, version)) return false;
   putFile(tx, { ...entry, hash, baseHash: null });
-  if (entry.baseHash === null) appendHistory(tx, { kind: "add", path });
-  else if (!entry.baseHash.equals(hash)) {
+  if (entry.baseHash === null) {
+    // Even with the same content: peers learn that this peer has that version now.
+    const base = baseOf?.(tx, path) ?? null;
+    appendHistory(
+      tx,
+      base === null ? { kind: "add", path } : { kind: "replace", path, oldHash: base },
+    );
+  } else if (!entry.baseHash.equals(hash)) {
     appendHistory(tx, { kind: "replace", path, oldHash: entry.baseHash });
   }
   return true;
@@ -125,11 +147,18 @@ export function recordGone(tx: WriteTx, path: Path, hash: Hash, kind: "drop" | "
  * @param from the old path (its entry must exist)
  * @param to the new path
  * @param version the version now at `to`
+ * @param baseOf the version a file new at `to` replaces (see {@linkcode BaseOf})
  */
-export function recordRenamed(tx: WriteTx, from: Path, to: Path, version: FileVersion): void {
+export function recordRenamed(
+  tx: WriteTx,
+  from: Path,
+  to: Path,
+  version: FileVersion,
+  baseOf?: BaseOf,
+): void {
   const entry = getFile(tx, from);
   assert(entry !== null, "a renamed file was indexed");
-  recordRemoved(tx, to); // the rename replaced whatever was at `to`
+  const overLocal = recordRemoved(tx, to); // the rename replaced whatever was at `to`
   if (entry.hash === null || !sameVersion(entry, version)) {
     recordRemoved(tx, from);
     recordFile(tx, to, version);
@@ -138,6 +167,9 @@ export function recordRenamed(tx: WriteTx, from: Path, to: Path, version: FileVe
   deleteFile(tx, from);
   putFile(tx, { ...entry, path: to });
   appendHistory(tx, { kind: "rename", path: from, dest: to, hash: entry.hash });
+  // Over a version shown from a peer (an editor saving through a new file): an edit of it.
+  const base = overLocal ? null : baseOf?.(tx, to) ?? null;
+  if (base !== null) appendHistory(tx, { kind: "replace", path: to, oldHash: base });
 }
 
 /**

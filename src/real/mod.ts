@@ -11,6 +11,7 @@ import { MARKS_SCHEMA, type Schema } from "../storage/mod.ts";
 import { HISTORY_SCHEMA } from "./history.ts";
 import { INDEX_SCHEMA } from "./index.ts";
 
+export { type BaseOf } from "./changes.ts";
 export { MARK_XATTR } from "./datadir.ts";
 export {
   HASH_QUEUE_MAX,

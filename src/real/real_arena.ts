@@ -14,7 +14,7 @@
 import type { Database } from "../storage/mod.ts";
 import { type Hash, type Path, paths } from "../types/mod.ts";
 import { logger } from "../util/mod.ts";
-import { applyXattrMark, recordGone, recordHash } from "./changes.ts";
+import { applyXattrMark, type BaseOf, recordGone, recordHash } from "./changes.ts";
 import { lstat } from "../../ffi/libc/mod.ts";
 import { Datadir } from "./datadir.ts";
 import type { HashFileOptions, HashResult } from "./hash_pool.ts";
@@ -61,6 +61,11 @@ export interface RealArenaOptions {
    * copied up as metadata only holds none of its content and is not indexed.
    */
   readonly overlayUpper?: boolean;
+  /**
+   * The version a new local file replaces (an arena under an overlay: the version shown
+   * from a peer at its path), announced as `replace` of it instead of `add`.
+   */
+  readonly baseOf?: BaseOf;
   /** Wait after a file's last change before hashing it. */
   readonly debounceMs: number;
   /** The hash workers (a `HashPool`, shared by arenas). */
@@ -122,7 +127,7 @@ export class RealArena {
     this.#dir = new Datadir(options.datadir, options.excluded ?? [], {
       overlayUpper: options.overlayUpper ?? false,
     });
-    this.#rec = new Reconciler(options.db, this.#dir);
+    this.#rec = new Reconciler(options.db, this.#dir, options.baseOf);
   }
 
   /** The datadir. */
@@ -342,7 +347,7 @@ export class RealArena {
     this.#hashed.clear();
     if (done.length === 0 || this.#o.db.closed) return;
     this.#o.db.write((tx) => {
-      for (const { entry, hash } of done) recordHash(tx, entry.path, entry, hash);
+      for (const { entry, hash } of done) recordHash(tx, entry.path, entry, hash, this.#o.baseOf);
     });
     this.#wake();
   }

@@ -452,3 +452,45 @@ Deno.test({
     await f.hashed("remote.txt", "from a peer, edited");
   },
 });
+
+Deno.test("a new file over a version shown from a peer (baseOf) is announced as its replacement", async () => {
+  const shown = hashOf("from a peer");
+  await using f = RealFixture.setup({
+    files: { "mine.txt": "mine" },
+    arena: {
+      baseOf: (_tx, path) => ["edited.txt", "same.txt", "saved.txt"].includes(path) ? shown : null,
+    },
+  });
+  await f.arena.start();
+  await f.hashed("mine.txt", "mine");
+  f.write("edited.txt", "from a peer, edited");
+  f.write("same.txt", "from a peer"); // copied up unchanged (a chmod in the userxattr mode)
+  await f.hashed("edited.txt", "from a peer, edited");
+  await f.hashed("same.txt", "from a peer");
+  await f.settled();
+  const told = f.notifications().filter((n) => n.path !== "mine.txt");
+  const replaced = (path: string) => told.filter((n) => n.path === path && n.kind === "replace");
+  for (
+    const [path, content] of [["edited.txt", "from a peer, edited"], ["same.txt", "from a peer"]]
+  ) {
+    const r = replaced(path!);
+    assert.equal(r.length, 1, `${path}: ${JSON.stringify(told.map((n) => `${n.kind} ${n.path}`))}`);
+    if (r[0]!.kind === "replace") {
+      assert.ok(r[0]!.oldHash?.equals(shown), "of the version shown");
+      assert.ok(r[0]!.hash?.equals(hashOf(content!)));
+    }
+  }
+  assert.deepEqual(f.changes().filter((c) => c.endsWith("mine.txt")), [
+    "add mine.txt",
+    "add mine.txt",
+  ]);
+  // An editor saving through a new file renamed over the remote one: new in the datadir.
+  f.write(".saving.tmp", "saved by an editor");
+  await f.hashed(".saving.tmp", "saved by an editor"); // the slow case: hashed before the rename
+  Deno.renameSync(f.abs(".saving.tmp"), f.abs("saved.txt"));
+  await f.hashed("saved.txt", "saved by an editor");
+  await f.settled();
+  const saved = f.notifications().filter((n) => n.path === "saved.txt" || n.path === ".saving.tmp")
+    .map((n) => `${n.kind} ${n.path}`);
+  assert.ok(saved.includes("replace saved.txt"), JSON.stringify(saved));
+});

@@ -20,6 +20,7 @@ import { type Path, paths } from "../types/mod.ts";
 import { logger } from "../util/mod.ts";
 import {
   applyXattrMark,
+  type BaseOf,
   recordBranched,
   recordFile,
   recordRemoved,
@@ -59,14 +60,17 @@ const DIRS_PER_YIELD = 16;
 export class Reconciler {
   readonly #db: Database;
   readonly #dir: Datadir;
+  readonly #baseOf: BaseOf | undefined;
 
   /**
    * @param db the arena database
    * @param dir the datadir
+   * @param baseOf the version a file new here replaces (see {@linkcode BaseOf})
    */
-  constructor(db: Database, dir: Datadir) {
+  constructor(db: Database, dir: Datadir, baseOf?: BaseOf) {
     this.#db = db;
     this.#dir = dir;
+    this.#baseOf = baseOf;
   }
 
   /**
@@ -176,7 +180,7 @@ export class Reconciler {
         const sameInode = there.kind === "file" && there.version.ino === v.ino &&
           there.version.dev === v.dev;
         if (sameInode) recordBranched(tx, c.path, path);
-        else recordRenamed(tx, c.path, path, v);
+        else recordRenamed(tx, c.path, path, v, this.#baseOf);
         return;
       }
     }
@@ -225,7 +229,7 @@ export class Reconciler {
         }
         if (f.kind === "file" && getFile(tx, from) !== null) {
           ensureParents(tx, to);
-          recordRenamed(tx, from, to, f.version);
+          recordRenamed(tx, from, to, f.version, this.#baseOf);
           applyXattrMark(tx, from, null);
           applyXattrMark(tx, to, this.#dir.readMark(to));
           return true;
