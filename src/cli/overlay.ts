@@ -85,7 +85,7 @@ export async function mountAll(
  */
 export async function unmountAll(inv: Invocation): Promise<number> {
   const config = await loadConfig(required(inv, "config", "FILE"));
-  const specs = overlaySpecs(config.arenas, "/");
+  const specs = overlaySpecs(config.arenas, "/"); // the lower layer plays no part here
   if (specs.length === 0) {
     inv.io.out("no arena has a mountpoint: nothing to unmount\n");
     return EXIT.ok;
