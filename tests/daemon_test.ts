@@ -3,6 +3,7 @@
 // shutdowns.
 import assert from "node:assert/strict";
 import { getXattr, MNT, mountedAt, umount } from "../ffi/libc/mod.ts";
+import { Hash } from "../src/types/mod.ts";
 import { realize, REPO, run, spawnRealize, tempDir, waitFor } from "./helpers.ts";
 
 const HAS_FUSE = Deno.uid() === 0 && (() => {
@@ -469,6 +470,69 @@ Deno.test({
       const [ra, rb] = await Promise.all([stopped(pa), stopped(pb)]);
       assert.equal(ra.code, 0, ra.stderr);
       assert.equal(rb.code, 0, rb.stderr);
+    }
+  },
+});
+
+Deno.test({
+  name: "three daemons: A's file edited through B's overlay is B's edit of it, on A and C",
+  ignore: !HAS_FUSE,
+  fn: async () => {
+    using tmp = tempDir();
+    const [a, b, c] = [
+      await node(tmp.path, "a"),
+      await node(tmp.path, "b"),
+      await node(tmp.path, "c"),
+    ];
+    const [portA, portB] = [freePort(), freePort()];
+    const peer = (n: Node, name: string, port?: number) =>
+      `[[peer]]\nname = "${name}"\n${port === undefined ? "" : `address = "127.0.0.1:${port}"\n`}` +
+      `pubkey = """${n.pub}"""\n`;
+    writeConfig(a, peer(b, "b") + peer(c, "c"));
+    writeConfig(b, `mountpoint = "merged"\n` + peer(a, "a", portA) + peer(c, "c"));
+    writeConfig(c, peer(a, "a", portA) + peer(b, "b", portB));
+    await Deno.writeTextFile(`${a.dir}/data/notes.txt`, "from a");
+    const fuse = `${b.dir}/fuse`;
+    const merged = `${b.dir}/merged`;
+    await Deno.mkdir(fuse);
+    using _fuse = unmountAtEnd(fuse);
+    using _merged = unmountAtEnd(merged);
+    /** The version `n` shows of notes.txt from the other peers: `<peer> <hash>`. */
+    const shownOn = async (n: Node) => {
+      const r = await realize(["ls", "--config", n.config, "--json", "docs", "notes.txt"]);
+      const [entry] = r.code === 0 ? JSON.parse(r.stdout) : [];
+      return (entry?.remote ?? null) === null ? null : `${entry.remote.peer} ${entry.remote.hash}`;
+    };
+    const hashOf = (text: string) => Hash.of(new TextEncoder().encode(text)).toString();
+    const until = (what: string, check: () => Promise<boolean>) =>
+      waitFor(check, what, { timeoutMs: 30_000 });
+    const ps = [
+      daemon(a, ["--address", `127.0.0.1:${portA}`]),
+      daemon(b, ["--address", `127.0.0.1:${portB}`, "--fuse", fuse]),
+      daemon(c),
+    ];
+    try {
+      await until("C shows A's file", async () => await shownOn(c) === `a ${hashOf("from a")}`);
+      await until(
+        "B's view",
+        () => Deno.stat(`${fuse}/docs/notes.txt`).then(() => true, () => false),
+      );
+      const m = await realize(["mountall", "--config", b.config, "--fuse", fuse]);
+      assert.equal(m.code, 0, m.stderr);
+      await Deno.writeTextFile(`${merged}/notes.txt`, "edited through b's folder");
+      const edit = `b ${hashOf("edited through b's folder")}`;
+      await until("C shows B's edit, not A's version", async () => await shownOn(c) === edit);
+      // A's copy of the version B replaced is outdated: with the mark watch it is dropped
+      // (docs/unreal.md), and A too shows B's edit.
+      await until("A shows B's edit", async () => await shownOn(a) === edit);
+      await until(
+        "A's outdated copy dropped",
+        () => Deno.stat(`${a.dir}/data/notes.txt`).then(() => false, () => true),
+      );
+      assert.equal((await realize(["unmountall", "--config", b.config])).code, 0);
+    } finally {
+      for (const p of ps) p.kill("SIGTERM");
+      for (const r of await Promise.all(ps.map(stopped))) assert.equal(r.code, 0, r.stderr);
     }
   },
 });
