@@ -236,3 +236,27 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a deletion leaves a whiteout in the datadir that hides the path until it is removed",
+  ignore: !ROOT,
+  fn: () => {
+    using l = new Layout();
+    const s = l.specs[0]!;
+    const mountOnce = () => OverlayMounts.mount(l.specs, "privileged");
+    {
+      using _m = mountOnce();
+      Deno.removeSync(`${s.mountpoint}/remote.txt`);
+      const w = Deno.lstatSync(`${s.upper}/remote.txt`);
+      assert.ok(w.isCharDevice && w.rdev === 0, "a 0/0 character device");
+    }
+    Deno.writeTextFileSync(`${s.lower}/remote.txt`, "added again by a peer");
+    {
+      using _m = mountOnce();
+      assert.throws(() => Deno.statSync(`${s.mountpoint}/remote.txt`), Deno.errors.NotFound);
+    }
+    Deno.removeSync(`${s.upper}/remote.txt`); // the whiteout, with the overlay unmounted
+    using _m = mountOnce();
+    assert.equal(Deno.readTextFileSync(`${s.mountpoint}/remote.txt`), "added again by a peer");
+  },
+});
