@@ -32,8 +32,6 @@ export type Found =
     /** Status change time (ctime), ms: when the content or inode last changed. */
     readonly changedMs: number;
   }
-  /** An overlay's metadata-only copy-up: no content here, but its mark xattr counts. */
-  | { readonly kind: "metacopy" }
   | { readonly kind: "other" };
 
 const MISSING: Found = { kind: "missing" };
@@ -50,7 +48,7 @@ export class Datadir {
    * @param excluded absolute paths never to index (files or directories); those outside
    *   the datadir are ignored
    * @param options `overlayUpper`: the datadir is an overlay's upper layer, where a file
-   *   copied up as metadata only is `metacopy`, not a file (one more getxattr per stat)
+   *   may be a metadata-only copy-up (see {@linkcode metacopy})
    */
   constructor(
     root: string,
@@ -122,7 +120,6 @@ export class Datadir {
     if (st === null) return MISSING;
     if (st.kind === "dir") return { kind: "dir" };
     if (st.kind !== "file") return { kind: "other" };
-    if (this.#overlayUpper && this.#metacopy(path)) return { kind: "metacopy" };
     const mtime = UnixTime.of(Math.max(0, st.mtimeSecs), st.mtimeNsecs);
     const changedMs = st.ctimeSecs * 1000 + Math.floor(st.ctimeNsecs / 1e6);
     return {
@@ -179,13 +176,14 @@ export class Datadir {
     return out;
   }
 
-  /** Whether overlayfs copied this file up as metadata only (its content is elsewhere). */
-  #metacopy(path: Path): boolean {
-    try {
-      return getXattr(this.abs(path), OVERLAY_METACOPY_XATTR) !== null;
-    } catch {
-      return false; // gone meanwhile: the next event for the path sorts it out
-    }
+  /**
+   * Whether overlayfs copied this file up as metadata only: its content is in the lower
+   * layer, and the file here reads as zeros. Always false outside an overlay's upper layer.
+   *
+   * @param path arena path of a file
+   */
+  metacopy(path: Path): boolean {
+    return this.#overlayUpper && this.#xattr(path, OVERLAY_METACOPY_XATTR) !== null;
   }
 
   /**
@@ -195,9 +193,13 @@ export class Datadir {
    * @returns the value, or `null` when absent or unreadable
    */
   readMark(path: Path): string | null {
+    const v = this.#xattr(path, MARK_XATTR);
+    return v === null ? null : decoder.decode(v);
+  }
+
+  #xattr(path: Path, name: string): Uint8Array | null {
     try {
-      const v = getXattr(this.abs(path), MARK_XATTR);
-      return v === null ? null : decoder.decode(v);
+      return getXattr(this.abs(path), name);
     } catch {
       return null; // gone meanwhile: the next event for the path sorts it out
     }

@@ -156,10 +156,13 @@ export class Reconciler {
       case "other":
         applyXattrMark(tx, path, null);
         return false;
-      case "metacopy": // a remote file marked through the overlay: the mark is all that is here
-        applyXattrMark(tx, path, this.#dir.readMark(path));
-        return false;
       case "file":
+        // Checked here, for new and changed files only: a remote file copied up by the
+        // overlay for a chmod or a mark holds no content, only (maybe) the mark.
+        if (this.#dir.metacopy(path)) {
+          applyXattrMark(tx, path, this.#dir.readMark(path));
+          return false;
+        }
         this.#file(tx, path, f.version);
         applyXattrMark(tx, path, this.#dir.readMark(path));
         return false;
