@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { CliIo } from "./io.ts";
+import { type CliIo, UsageError } from "./io.ts";
 
 /** Options of one command, as `node:util` `parseArgs` understands them. */
 export type OptionSpec = Record<string, { type: "string" | "boolean"; short?: string }>;
@@ -18,6 +18,23 @@ export interface Invocation {
   readonly positionals: readonly string[];
   /** The process. */
   readonly io: CliIo;
+}
+
+/**
+ * The value of a required string option.
+ *
+ * @param values the parsed options
+ * @param name the option, without `--`
+ * @param what what it names, for the error (e.g. `FILE`)
+ * @returns its value
+ * @throws {UsageError} `missing --name what` when absent or empty
+ */
+export function requireString(values: Invocation["values"], name: string, what?: string): string {
+  const v = values[name];
+  if (typeof v !== "string" || v === "") {
+    throw new UsageError(`missing --${name}${what === undefined ? "" : ` ${what}`}`);
+  }
+  return v;
 }
 
 /** One command of the CLI. */

@@ -16,6 +16,7 @@ import {
   type Invocation,
   type OptionSpec,
   overview,
+  requireString,
 } from "./commands.ts";
 import { type CliIo, EXIT, UsageError } from "./io.ts";
 import { demo } from "./demo.ts";
@@ -40,16 +41,8 @@ const HANDLERS: Record<string, Handler> = {
     return EXIT.ok;
   },
   check: ({ values, io }) => checkConfig(requireString(values, "config"), io),
-  mountall: (inv) => {
-    const wait = inv.values.wait;
-    if (wait === undefined) return mountAll(inv);
-    const seconds = typeof wait === "string" && /^\d+(\.\d+)?$/.test(wait) ? Number(wait) : NaN;
-    if (!Number.isFinite(seconds)) {
-      throw new UsageError(`invalid --wait "${wait}": a number of seconds, e.g. --wait 300`);
-    }
-    return mountAll(inv, { waitMs: seconds * 1000 });
-  },
-  unmountall: (inv) => unmountAll(inv),
+  mountall: mountAll,
+  unmountall: unmountAll,
   ls: async ({ values, positionals, io }) => {
     const [arena, path, ...extra] = positionals;
     if (arena === undefined) throw new UsageError("missing ARENA (usage: realize ls ARENA [PATH])");
@@ -74,12 +67,6 @@ function configPath(values: Invocation["values"], io: CliIo): string {
   const v = values.config;
   if (typeof v === "string" && v !== "") return v;
   return io.env("REALIZE_CONFIG") ?? "/etc/realize/config.toml";
-}
-
-function requireString(values: Invocation["values"], name: string): string {
-  const v = values[name];
-  if (typeof v !== "string" || v === "") throw new UsageError(`missing --${name}`);
-  return v;
 }
 
 function parse(args: readonly string[], options: OptionSpec): ReturnType<typeof parseArgs> {

@@ -15,50 +15,51 @@ import {
   overlaySpecs,
   unmountOverlays,
 } from "../overlay/mod.ts";
-import type { Invocation } from "./commands.ts";
+import { type Invocation, requireString } from "./commands.ts";
 import { EXIT, UsageError } from "./io.ts";
 
 /**
  * How long `mountall` waits for the daemon's FUSE view by default (a daemon starting at
  * boot mounts it after its catch-up scan; `--wait` for large datadirs).
  */
-export const FUSE_WAIT_MS = 30_000;
+const FUSE_WAIT_S = 30;
 
-function required(inv: Invocation, name: string, what: string): string {
-  const v = inv.values[name];
-  if (typeof v !== "string" || v === "") throw new UsageError(`missing --${name} ${what}`);
-  return v;
+/** `--wait SECONDS`, in ms. */
+function waitMs(values: Invocation["values"]): number {
+  const wait = values.wait ?? `${FUSE_WAIT_S}`;
+  if (typeof wait !== "string" || !/^\d+(\.\d+)?$/.test(wait)) {
+    throw new UsageError(`invalid --wait "${wait}": a number of seconds, e.g. --wait 300`);
+  }
+  return Number(wait) * 1000;
 }
 
 /**
  * Mounts every overlay, once the daemon's FUSE view is up; all or none.
  *
- * @param inv `--config FILE --fuse DIR`
- * @param options `waitMs`: how long to wait for the FUSE view
+ * @param inv `--config FILE --fuse DIR [--wait SECONDS]`
  * @returns exit code
+ * @throws {UsageError} for a missing option or a bad `--wait`
  * @throws {Error} naming the arena and directory at fault; nothing is left mounted
  */
-export async function mountAll(
-  inv: Invocation,
-  options: { waitMs?: number } = {},
-): Promise<number> {
-  const file = required(inv, "config", "FILE");
-  const fuse = resolve(required(inv, "fuse", "DIR (where the daemon mounts its FUSE view)"));
+export async function mountAll(inv: Invocation): Promise<number> {
+  const file = requireString(inv.values, "config", "FILE");
+  const dir = requireString(inv.values, "fuse", "DIR (where the daemon mounts its FUSE view)");
+  const fuse = resolve(dir);
+  const wait = waitMs(inv.values);
   const config = await loadConfig(file);
   const specs = overlaySpecs(config.arenas, fuse);
   if (specs.length === 0) {
     inv.io.out("no arena has a mountpoint: nothing to mount\n");
     return EXIT.ok;
   }
-  const waitMs = options.waitMs ?? FUSE_WAIT_MS;
-  const deadline = Date.now() + waitMs;
+  const deadline = Date.now() + wait;
   if (mountedAt(fuse) !== "fuse.realize") {
     inv.io.err(`realize: waiting for the daemon's FUSE view on ${fuse}\n`);
     while (mountedAt(fuse) !== "fuse.realize") {
       if (Date.now() > deadline) {
         throw new Error(
           `Cannot mount the overlays: no realize FUSE view on "${fuse}" after ${
-            waitMs / 1000
+            wait / 1000
           } s (start the daemon with --fuse ${fuse} first)`,
         );
       }
@@ -84,7 +85,7 @@ export async function mountAll(
  * @returns exit code
  */
 export async function unmountAll(inv: Invocation): Promise<number> {
-  const config = await loadConfig(required(inv, "config", "FILE"));
+  const config = await loadConfig(requireString(inv.values, "config", "FILE"));
   const specs = overlaySpecs(config.arenas, "/"); // the lower layer plays no part here
   if (specs.length === 0) {
     inv.io.out("no arena has a mountpoint: nothing to unmount\n");

@@ -20,9 +20,9 @@ function setup(mountpoint: boolean): { dir: string; config: string } & Disposabl
 Deno.test("mountall waits for the FUSE view, then fails naming it; nothing is mounted", async () => {
   using s = setup(true);
   const io = captureIo();
-  const values = { config: s.config, fuse: `${s.dir}/fuse` };
+  const values = { config: s.config, fuse: `${s.dir}/fuse`, wait: "0.2" };
   await assert.rejects(
-    mountAll({ values, positionals: [], io }, { waitMs: 200 }),
+    mountAll({ values, positionals: [], io }),
     new RegExp(
       `^Error: Cannot mount the overlays: no realize FUSE view on "${s.dir}/fuse" after 0.2 s ` +
         `\\(start the daemon with --fuse ${s.dir}/fuse first\\)$`,
