@@ -9,7 +9,6 @@ export {
   defaultOverlayMode,
   type Mounted,
   mountOverlay,
-  OVERLAY_WORKDIR,
   type OverlayMode,
   overlayMounted,
   OverlayMounts,

@@ -28,7 +28,7 @@ const log = logger("overlay");
 export type OverlayMode = "privileged" | "userxattr";
 
 /** The overlay's own work directory, under the arena's workdir (same filesystem as upper). */
-export const OVERLAY_WORKDIR = "overlay";
+const OVERLAY_WORKDIR = "overlay";
 
 /** One arena's overlay. */
 export interface OverlaySpec {
@@ -202,7 +202,7 @@ export class OverlayMounts implements Disposable {
   /** Detaches every overlay still mounted, busy or not. */
   [Symbol.dispose](): void {
     for (const m of this.#mounted.splice(0)) {
-      if (mountedAt(m.spec.mountpoint) === "overlay") umount(m.spec.mountpoint, MNT.DETACH);
+      if (overlayMounted(m.spec.mountpoint)) umount(m.spec.mountpoint, MNT.DETACH);
     }
   }
 }
@@ -231,7 +231,7 @@ export function unmountOverlays(
 ): Unmounted {
   const done: Unmounted = { unmounted: [], absent: [], busy: [] };
   for (const spec of specs) {
-    if (mountedAt(spec.mountpoint) !== "overlay") {
+    if (!overlayMounted(spec.mountpoint)) {
       done.absent.push(spec);
       continue;
     }
@@ -248,7 +248,7 @@ export function unmountOverlays(
 }
 
 /**
- * Whether an overlay is mounted on a mountpoint (for `/health`).
+ * Whether an overlay is mounted on a mountpoint (the one on top there).
  *
  * @param mountpoint an absolute path
  * @returns true when the mount on top there is an overlay

@@ -134,6 +134,15 @@ for (const mode of ["privileged", "userxattr"] as OverlayMode[]) {
           (e: Error) => e.message.includes("os error 18"), // EXDEV
         );
       }
+      // And with a metadata change: privileged copies up the metadata only, userxattr all.
+      Deno.writeTextFileSync(`${s.lower}/meta.txt`, "metadata only"); // a peer's new file
+      Deno.chmodSync(`${s.mountpoint}/meta.txt`, 0o600);
+      const copied = Deno.readTextFileSync(`${s.upper}/meta.txt`);
+      const metacopy = getXattr(`${s.upper}/meta.txt`, "trusted.overlay.metacopy") !== null;
+      assert.deepEqual(
+        [copied, metacopy],
+        mode === "privileged" ? ["\0".repeat(13), true] : ["metadata only", false],
+      );
       mounts.unmount();
       assert.equal(mountedAt(s.mountpoint), null);
       assert.equal(mounts.mounted.length, 0);
