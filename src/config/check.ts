@@ -79,13 +79,16 @@ function checkArenaDirs(config: Config, arena: ArenaConfig, i: number): void {
     }
     throw fail("datadir", `datadir is not readable: ${data}`, e);
   }
-  let existing: { real: string; rest: string[] };
-  try {
-    existing = nearestExisting(arena.workdir);
-  } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
-    throw fail("workdir", `cannot resolve workdir ${arena.workdir}: ${why}`, e);
-  }
+  /** {@linkcode nearestExisting} of a path, from the directory `key` names. */
+  const nearest = (key: "workdir" | "mountpoint", shown: string, path = shown) => {
+    try {
+      return nearestExisting(path);
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      throw fail(key, `cannot resolve ${key} ${shown}: ${why}`, e);
+    }
+  };
+  const existing = nearest("workdir", arena.workdir);
   const realData = Deno.realPathSync(data);
   const realWork = join(existing.real, ...existing.rest);
   if (isSameOrInside(realWork, realData)) {
@@ -101,14 +104,8 @@ function checkArenaDirs(config: Config, arena: ArenaConfig, i: number): void {
   }
   if (arena.mountpoint === null) return;
   // Resolved from its parent: an overlay may be mounted there (even a stale one).
-  let realMount: string;
-  try {
-    const parent = nearestExisting(dirname(arena.mountpoint));
-    realMount = join(parent.real, ...parent.rest, basename(arena.mountpoint));
-  } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
-    throw fail("mountpoint", `cannot resolve mountpoint ${arena.mountpoint}: ${why}`, e);
-  }
+  const parent = nearest("mountpoint", arena.mountpoint, dirname(arena.mountpoint));
+  const realMount = join(parent.real, ...parent.rest, basename(arena.mountpoint));
   if (isSameOrInside(realMount, realData)) {
     throw fail(
       "mountpoint",
