@@ -56,6 +56,10 @@ const WAIT_MS = 900_000;
 const SERVE_EXIT_MS = 300_000;
 const CHILD = new URL("./fuse_child.ts", import.meta.url).pathname;
 const HAS_FUSE = Deno.uid() === 0 && exists("/dev/fuse");
+/** Entries in the tree (files and directories): what `ls -lR` and `find` go through. */
+const TREE_ENTRIES = FILES + Math.min(DIRS, FILES);
+/** `1.23 s`. */
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 /** The metadata rows' second reference (`null_fuse.c`). */
 const NULL_FUSE = "a null FUSE filesystem in C";
 
@@ -482,16 +486,14 @@ async function treeResults(m: Mounted, a: ServeChild, nf: NullFuse | null): Prom
       ms[i]!.nf = Math.min(ms[i]!.nf, await timed([...cmd, nf.root]));
     }
   }
-  const entries = FILES + Math.min(DIRS, FILES);
-  const s = (t: number) => `${(t / 1000).toFixed(2)} s`;
   return cases.flatMap(([name], i) => {
     const t = ms[i]!;
     const row = (reference: string, referenceMs: number): Result => ({
-      name: `${name} of ${FILES} files (${s(t.remote)})`,
-      value: entries / (t.remote / 1000),
+      name: `${name} of ${FILES} files (${seconds(t.remote)})`,
+      value: TREE_ENTRIES / (t.remote / 1000),
       unit: "entries/s",
-      reference: `${reference} (${s(referenceMs)})`,
-      referenceValue: entries / (referenceMs / 1000),
+      reference: `${reference} (${seconds(referenceMs)})`,
+      referenceValue: TREE_ENTRIES / (referenceMs / 1000),
     });
     return [row("on local disk", t.local), ...(nf === null ? [] : [row(NULL_FUSE, t.nf)])];
   });
@@ -572,8 +574,6 @@ async function overlayResults(m: Mounted, tmp: string): Promise<Result[]> {
     await sleep(EXPIRE_MS);
     ls.overlay = Math.min(ls.overlay, await timed(["ls", "-lR", `${spec.mountpoint}/tree`]));
   }
-  const entries = FILES + Math.min(DIRS, FILES);
-  const s = (t: number) => `${(t / 1000).toFixed(2)} s`;
   return [{
     name: "warm re-read through the overlay",
     value: best(warm.overlay),
@@ -581,11 +581,11 @@ async function overlayResults(m: Mounted, tmp: string): Promise<Result[]> {
     reference: "warm re-read through the mount",
     referenceValue: best(warm.mount),
   }, {
-    name: `ls -lR of ${FILES} files through the overlay (${s(ls.overlay)})`,
-    value: entries / (ls.overlay / 1000),
+    name: `ls -lR of ${FILES} files through the overlay (${seconds(ls.overlay)})`,
+    value: TREE_ENTRIES / (ls.overlay / 1000),
     unit: "entries/s",
-    reference: `through the mount (${s(ls.mount)})`,
-    referenceValue: entries / (ls.mount / 1000),
+    reference: `through the mount (${seconds(ls.mount)})`,
+    referenceValue: TREE_ENTRIES / (ls.mount / 1000),
   }];
 }
 

@@ -21,14 +21,13 @@ import {
   GLOBAL_INODE_SCHEMA,
   openArenaDatabase,
   openGlobalDatabase,
-  type ReadTx,
 } from "../storage/mod.ts";
-import type { ArenaName, Hash, Path, PeerName } from "../types/mod.ts";
+import type { ArenaName, Path, PeerName } from "../types/mod.ts";
 import {
   ARENA_SCHEMAS,
-  defaultVersion,
   GLOBAL_TREE_SCHEMA,
   nodeByPath,
+  shownHash,
   UnrealArena,
 } from "../unreal/mod.ts";
 import { describeError, logger } from "../util/mod.ts";
@@ -59,11 +58,6 @@ export interface DaemonOptions {
    * rejects with the signal's reason. Nothing is left mounted.
    */
   readonly signal?: AbortSignal;
-}
-
-/** The hash of the version shown at a path from the other peers, if known. */
-function shownHash(tx: ReadTx, path: Path): Hash | null {
-  return defaultVersion(tx, path)?.hash ?? null;
 }
 
 /** One arena, running. */

@@ -23,7 +23,7 @@ import {
   parsePeerName,
   type PeerName,
 } from "../types/mod.ts";
-import { ARENA_SCHEMAS, defaultVersion, GLOBAL_TREE_SCHEMA, UnrealArena } from "../unreal/mod.ts";
+import { ARENA_SCHEMAS, GLOBAL_TREE_SCHEMA, shownHash, UnrealArena } from "../unreal/mod.ts";
 import { memoryChannels } from "./_memory_channel.ts";
 import { PROTOCOL_VERSION } from "./messages.ts";
 import { Household } from "./household.ts";
@@ -104,7 +104,7 @@ export class TestPeer {
         hashersMax: 1,
         trashDir: `${this.dir}/work/trash`,
         overlayUpper: this.#overlay,
-        ...(this.#overlay ? { baseOf: (tx, path) => defaultVersion(tx, path)?.hash ?? null } : {}),
+        ...(this.#overlay ? { baseOf: shownHash } : {}),
       });
       await this.real.start();
     }

@@ -51,6 +51,7 @@ export {
   remoteDir,
   type RemoteVersion,
   setPeerProgress,
+  shownHash,
 } from "./remote.ts";
 export { type Node, nodeByIno, nodeByPath, UNREAL_SCHEMA } from "./tree.ts";
 

@@ -140,6 +140,18 @@ export function defaultVersion(tx: ReadTx, path: Path): DefaultVersion | null {
 }
 
 /**
+ * The hash of the version shown at a path (the real's `BaseOf` under an overlay: a new
+ * local file there is an edit of it).
+ *
+ * @param tx a transaction
+ * @param path the path
+ * @returns the hash, or `null` when no version is shown or its hash is not known yet
+ */
+export function shownHash(tx: ReadTx, path: Path): Hash | null {
+  return defaultVersion(tx, path)?.hash ?? null;
+}
+
+/**
  * The default versions directly inside a directory.
  *
  * @param tx a transaction
