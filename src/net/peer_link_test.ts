@@ -3,6 +3,7 @@
 // deno-lint-ignore-file no-sync-fn-in-async-fn
 import assert from "node:assert/strict";
 import { getFile, historyAfter, trimHistory } from "../real/mod.ts";
+import { getDecision, setMark } from "../storage/mod.ts";
 import { Hash, paths } from "../types/mod.ts";
 import { defaultVersion, peerFiles } from "../unreal/mod.ts";
 import { DOCS, TestPeer, until } from "./_peer_testing.ts";
@@ -301,6 +302,37 @@ Deno.test("a peer's edit drops our unmodified local copy of the version it repla
     const drops = b.db.read((tx) => historyAfter(tx, 0, 100)).filter((e) => e.kind === "drop");
     assert.deepEqual(drops.map((e) => e.path), ["shared.txt"]);
     assert.notEqual(b.db.read((tx) => getFile(tx, p("keep.txt"))), null, "others untouched");
+  } finally {
+    await link.close();
+  }
+});
+
+Deno.test("outdated local copies: a removal deletes ours; own keeps it with a realize decision; a modified one is untouched", async () => {
+  const files = { "gone.txt": "g", "owned.txt": "o1", "mine.txt": "m1" };
+  await using a = await TestPeer.start("a", { files });
+  await using b = await TestPeer.start("b", { files });
+  await a.settled();
+  b.db.write((tx) => setMark(tx, p("owned.txt"), "own"));
+  b.write("mine.txt", "m1, edited by b");
+  await b.settled();
+  const link = await b.connect(a);
+  try {
+    await until(() => b.db.read((tx) => peerFiles(tx, p("gone.txt"))).length === 1, "synced");
+    await Deno.remove(`${a.datadir}/gone.txt`);
+    a.write("owned.txt", "o2 by a");
+    a.write("mine.txt", "m2 by a");
+    await until(
+      async () => await Deno.stat(`${b.datadir}/gone.txt`).then(() => false, () => true),
+      "the removal deletes b's unmodified copy",
+    );
+    await until(
+      () => b.db.read((tx) => getDecision(tx, p("owned.txt"))) === "realize",
+      "own: a realize decision for the new version",
+    );
+    await until(() => shown(b, "mine.txt") === h("m2 by a").toString(), "a's edit applied");
+    await b.settled();
+    assert.equal(await Deno.readTextFile(`${b.datadir}/owned.txt`), "o1", "own: the copy stays");
+    assert.equal(await Deno.readTextFile(`${b.datadir}/mine.txt`), "m1, edited by b");
   } finally {
     await link.close();
   }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ARENA_INODE_SCHEMA, DIRTY_SCHEMA, type Schema } from "../storage/mod.ts";
+import { ARENA_INODE_SCHEMA, DIRTY_SCHEMA, ENGINE_SCHEMA, type Schema } from "../storage/mod.ts";
 import { REAL_SCHEMAS } from "../real/mod.ts";
 import { BLOB_SCHEMA } from "./blob_schema.ts";
 import { UNREAL_SCHEMA } from "./tree.ts";
@@ -55,11 +55,12 @@ export {
 } from "./remote.ts";
 export { type Node, nodeByIno, nodeByPath, UNREAL_SCHEMA } from "./tree.ts";
 
-/** Every schema an arena database needs (real, unreal, engine's dirty log, inodes). */
+/** Every schema an arena database needs (real, unreal, the engine's dirty log and decisions, inodes). */
 export const ARENA_SCHEMAS: readonly Schema[] = [
   ...REAL_SCHEMAS,
   UNREAL_SCHEMA,
   BLOB_SCHEMA,
   DIRTY_SCHEMA,
+  ENGINE_SCHEMA,
   ARENA_INODE_SCHEMA,
 ];
