@@ -10,22 +10,43 @@ const HAS_SYSTEMD_ANALYZE = (() => {
   }
 })();
 
+/**
+ * Copies units of `systemd/` into `dir`, their launcher pointed at a script that does
+ * nothing, as `install.sh --systemd` points them at its launcher.
+ *
+ * @returns each unit's path and text
+ */
+async function installUnits(
+  dir: string,
+  names: string[],
+): Promise<{ path: string; text: string }[]> {
+  const launcher = `${dir}/realize`;
+  await Deno.writeTextFile(launcher, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+  return await Promise.all(names.map(async (name) => {
+    const text = (await Deno.readTextFile(`${REPO}/systemd/${name}`))
+      .replaceAll("/usr/local/bin/realize", launcher);
+    await Deno.writeTextFile(`${dir}/${name}`, text);
+    return { path: `${dir}/${name}`, text };
+  }));
+}
+
+/** `systemd-analyze verify` of unit files: no complaint at all. */
+async function verified(paths: string[]): Promise<void> {
+  const r = await run(["systemd-analyze", "verify", ...paths]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr.trim(), "", r.stderr);
+}
+
 Deno.test({
   name: "systemd/realize.service passes systemd-analyze verify",
   ignore: !HAS_SYSTEMD_ANALYZE,
   fn: async () => {
     using tmp = tempDir();
-    const launcher = `${tmp.path}/realize`;
-    await Deno.writeTextFile(launcher, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
-    const unit = (await Deno.readTextFile(`${REPO}/systemd/realize.service`))
-      .replaceAll("/usr/local/bin/realize", launcher);
+    const { path, text: unit } = (await installUnits(tmp.path, ["realize.service"]))[0]!;
     assert.match(unit, /^Restart=on-failure$/m);
     assert.match(unit, /^NoNewPrivileges=true$/m);
     assert.doesNotMatch(unit, /^MemoryDenyWriteExecute/m); // V8 is a JIT
-    await Deno.writeTextFile(`${tmp.path}/realize.service`, unit);
-    const r = await run(["systemd-analyze", "verify", `${tmp.path}/realize.service`]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stderr.trim(), "", r.stderr);
+    await verified([path]);
   },
 });
 
@@ -34,14 +55,8 @@ Deno.test({
   ignore: !HAS_SYSTEMD_ANALYZE,
   fn: async () => {
     using tmp = tempDir();
-    const launcher = `${tmp.path}/realize`;
-    await Deno.writeTextFile(launcher, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
-    for (const name of ["realize.service", "realize-overlay.service"]) {
-      const unit = (await Deno.readTextFile(`${REPO}/systemd/${name}`))
-        .replaceAll("/usr/local/bin/realize", launcher);
-      await Deno.writeTextFile(`${tmp.path}/${name}`, unit);
-    }
-    const unit = await Deno.readTextFile(`${tmp.path}/realize-overlay.service`);
+    const units = await installUnits(tmp.path, ["realize.service", "realize-overlay.service"]);
+    const unit = units[1]!.text;
     for (
       const line of ["Requires=realize.service", "After=realize.service", "PartOf=realize.service"]
     ) {
@@ -52,14 +67,7 @@ Deno.test({
       /^ExecStart=\S+ mountall --config \S+ --fuse \/run\/realize\/fuse --wait \d+$/m,
     );
     assert.match(unit, /^ExecStop=\S+ unmountall --config \S+$/m);
-    const r = await run([
-      "systemd-analyze",
-      "verify",
-      `${tmp.path}/realize.service`,
-      `${tmp.path}/realize-overlay.service`,
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stderr.trim(), "", r.stderr);
+    await verified(units.map((u) => u.path));
     // The same --fuse as the daemon's unit.
     const daemonUnit = await Deno.readTextFile(`${REPO}/systemd/realize.service`);
     assert.match(daemonUnit, /^ExecStart=.* --fuse \/run\/realize\/fuse$/m);
